@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("DEBUG" if args.verbose else "INFO")
     try:
         settings, subscribers = _configure(args)
+        if args.command == "replay-deadletter":
+            subscribers = replay.select(subscribers, args.subscriber)
     except (ValidationError, AlertingError) as exc:
         print(f"alerting: bad configuration: {_one_line(exc, args.verbose)}",
               file=sys.stderr)
@@ -37,9 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             asyncio.run(_run(settings, subscribers))
         else:
-            chosen = replay.select(subscribers, args.subscriber)
-            asyncio.run(_replay(settings, chosen))
-    except AlertingError as exc:
+            asyncio.run(_replay(settings, subscribers))
+    except (AlertingError, KafkaError, OSError) as exc:
         logger.error("alerting failed error=%s", _one_line(exc, args.verbose))
         return EXIT_FAILED
     return EXIT_OK
@@ -99,8 +101,8 @@ async def _ensure_topics(settings: AlertingSettings) -> None:
 
 
 def _one_line(exc: Exception, verbose: bool) -> str:
-    text = str(exc)
-    return text if verbose else text.splitlines()[0]
+    text = f"{type(exc).__name__}: {exc}"
+    return text if verbose else " ".join(text.split())[:600]
 
 
 if __name__ == "__main__":

@@ -57,15 +57,19 @@ async def replay(settings: AlertingSettings, subscribers: list[SubscriberConfig]
                                 enable_idempotence=True)
     await producer.start()
     try:
-        publisher = DeadLetterPublisher(producer, settings.topics.alerts_deadletter)
+        topic = settings.topics.alerts_deadletter
+        publisher = DeadLetterPublisher(producer, topic)
+        tps = [TopicPartition(topic, p)
+               for p in sorted(await producer.partitions_for(topic))]
         async with httpx.AsyncClient() as client:
-            return [await _replay_one(settings, make_sink(s), client, publisher)
+            return [await _replay_one(settings, tps, make_sink(s), client, publisher)
                     for s in subscribers]
     finally:
         await producer.stop()
 
 
-async def _replay_one(settings: AlertingSettings, sink: Sink,
+async def _replay_one(settings: AlertingSettings, tps: list[TopicPartition],
+                      sink: Sink,
                       client: httpx.AsyncClient,
                       publisher: DeadLetterPublisher) -> ReplayReport:
     consumer = AIOKafkaConsumer(
@@ -76,9 +80,6 @@ async def _replay_one(settings: AlertingSettings, sink: Sink,
     await consumer.start()
     report = ReplayReport(sink.name)
     try:
-        topic = settings.topics.alerts_deadletter
-        tps = [TopicPartition(topic, p)
-               for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         while await _behind(consumer, ends):
