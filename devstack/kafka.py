@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,7 +262,9 @@ def broker_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
     level = client_log.level
     client_log.setLevel(logging.CRITICAL)
     try:
-        return asyncio.run(probe())
+        # A caller may be inside a running loop (an async test): probe from a thread.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, probe()).result()
     finally:
         client_log.setLevel(level)
 

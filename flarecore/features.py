@@ -100,7 +100,8 @@ def compute(grid: MinuteGrid) -> np.ndarray:
     Rows in the first ``LOOKBACK_MINUTES - 1`` minutes see a truncated history, as
     if the minutes before the grid were missing.
     """
-    n = len(grid)
+    if len(grid) == 0:
+        return np.empty((0, len(FEATURE_NAMES)))
     pad = LOOKBACK_MINUTES - 1
     log_b = _log10(np.concatenate([np.full(pad, np.nan), grid.xrsb_wm2]))
     log_a = _log10(np.concatenate([np.full(pad, np.nan), grid.xrsa_wm2]))
@@ -118,9 +119,7 @@ def compute(grid: MinuteGrid) -> np.ndarray:
     columns += _rise(log_b, pad)
     columns += _quality(log_b, log_a, pad)
 
-    result = np.column_stack(columns) if n else np.empty((0, len(FEATURE_NAMES)))
-    assert result.shape[1] == len(FEATURE_NAMES)
-    return result
+    return np.column_stack(columns)
 
 
 def _log10(flux_wm2: np.ndarray) -> np.ndarray:

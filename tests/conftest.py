@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -106,6 +107,8 @@ def make_topics(kafka_settings: KafkaSettings) -> Callable[..., None]:
             TopicSpec(t) if isinstance(t, str) else TopicSpec(t[0], t[1])
             for t in topics
         ]
-        asyncio.run(ensure_topics(kafka_settings, specs))
+        # Tests may be coroutines already running a loop: create from a thread.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, ensure_topics(kafka_settings, specs)).result()
 
     return make
