@@ -1,4 +1,4 @@
-"""``python -m devstack kafka``: run a local Kafka broker until SIGTERM or Ctrl-C."""
+"""``python -m devstack kafka|fetch|run``: the local broker and the local stack."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             print(fetch_jars(args.cache_dir))
             return 0
+        if args.command == "run":
+            from devstack.run import run
+
+            return run(args.run_dir, live=args.live, speed=args.speed)
         return _run_kafka(args)
     except LauncherError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -74,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="write the bootstrap address here once ready")
     fetch = sub.add_parser("fetch", help="download the broker jars into the cache")
     fetch.add_argument("--cache-dir", type=Path, default=None)
+    run = sub.add_parser("run", help="run the whole stack locally, without Docker")
+    run.add_argument("--live", action="store_true",
+                     help="poll SWPC live instead of replaying the bundled flare day")
+    run.add_argument("--speed", default="120",
+                     help="replay speed: realtime, a factor like 120, or max")
+    run.add_argument("--run-dir", type=Path, default=Path("var/run"),
+                     help="logs and broker data of the local run")
     return parser
 
 
