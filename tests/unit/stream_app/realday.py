@@ -1,9 +1,10 @@
 """The real flare day the stream app is tested on, and a tiny model fitted to it.
 
 GOES-13 science 1-minute averages of 2014-01-28 (NOAA NCEI, SWPC scaling
-removed): 13 runs of XRS-B >= 1e-5, 6 SWPC-listed M flares. The model is a small
-logistic regression fitted to this same day: a test fixture that makes
-the forecast path real, not a forecaster of any skill.
+removed; the producers' copy in ``tests/data/ncei``): 13 runs of XRS-B >= 1e-5,
+6 SWPC-listed M flares. The model is a small logistic regression fitted to this
+same day: a test fixture that makes the forecast path real, not a forecaster of
+any skill.
 """
 
 from __future__ import annotations
@@ -16,67 +17,32 @@ import numpy as np
 from flarecore.classes import class_index
 from flarecore.features import FEATURE_NAMES, compute
 from flarecore.forecast import BundleInfo, Forecaster, Thresholds, save_bundle
-from flarecore.records import Quality, Source, XrsRecord
+from flarecore.readers import iter_records
+from flarecore.records import XrsRecord
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-FLARE_DAY = DATA / "goes13-15-l2-avg1m" / "sci_xrsf-l2-avg1m_g13_d20140128_v1-0-0.nc"
-GOES15_DAY = DATA / "goes15-irrad-2s-to-1m" / "g15_xrs_1m_20140128_from_2s.csv"
-"""The same day seen by GOES-15: 1-minute means of its real 2-s science data."""
+FLARE_DAY = DATA / "ncei" / "sci_xrsf-l2-avg1m_g13_d20140128_v1-0-0.nc"
+GOES15_DAY = (DATA / "goes13-15-l2-irrad-2s"
+              / "sci_gxrs-l2-irrad_g15_d20140128_v0-0-0.nc")
+"""The same day seen by GOES-15: its real 2-s science data, averaged per minute
+by the shared reader."""
 HORIZON_MINUTES = 60
 
 
-def _quality(flag: float, flux: float) -> Quality:
-    """GOES-13/15 avg1m flags: bits 0-2 are bad data, eclipse, temperature."""
-    if np.isnan(flux):
-        return Quality.MISSING
-    bits = int(flag) & 7
-    if bits & 2:
-        return Quality.ECLIPSE
-    return Quality.BAD if bits else Quality.GOOD
+def _records(path: Path) -> list[XrsRecord]:
+    records = [r for r in iter_records([path]) if isinstance(r, XrsRecord)]
+    assert len(records) == 1440, path
+    return records
 
 
 def flare_day_records(path: Path = FLARE_DAY) -> list[XrsRecord]:
-    """The day's minutes as XrsRecords (satellite from the file name)."""
-    import xarray as xr
-
-    satellite = int(path.name.split("_g")[1][:2])
-    with xr.open_dataset(path) as ds:
-        times = ds["time"].values.astype("datetime64[s]").astype(np.int64)
-        columns = {k: ds[k].values.astype(np.float64) for k in
-                   ("xrsa_flux", "xrsb_flux", "xrsa_flag", "xrsb_flag")}
-    records = []
-    for i, seconds in enumerate(times):
-        a, b = columns["xrsa_flux"][i], columns["xrsb_flux"][i]
-        qa, qb = _quality(columns["xrsa_flag"][i], a), _quality(columns["xrsb_flag"][i], b)
-        records.append(XrsRecord(
-            satellite=satellite,
-            time_utc=datetime.fromtimestamp(int(seconds), UTC),
-            xrsa_flux_wm2=None if np.isnan(a) else float(a),
-            xrsb_flux_wm2=None if np.isnan(b) else float(b),
-            xrsa_quality=qa, xrsb_quality=qb,
-            source=Source.GOES1315_AVG1M, scale_corrected=True,
-        ))
-    return records
+    """GOES-13's minutes of 2014-01-28, read by :mod:`flarecore.readers`."""
+    return _records(path)
 
 
 def goes15_day_records(path: Path = GOES15_DAY) -> list[XrsRecord]:
-    """GOES-15's minutes of the same day (the 2-s data averaged per minute)."""
-    import csv
-
-    records = []
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            a, b = (float(row[k]) if row[k] else None
-                    for k in ("xrsa_flux_wm2", "xrsb_flux_wm2"))
-            records.append(XrsRecord(
-                satellite=15,
-                time_utc=datetime.fromisoformat(row["time_utc"]),
-                xrsa_flux_wm2=a, xrsb_flux_wm2=b,
-                xrsa_quality=Quality.GOOD if a else Quality.MISSING,
-                xrsb_quality=Quality.GOOD if b else Quality.MISSING,
-                source=Source.GOES1315_IRRAD2S, scale_corrected=True,
-            ))
-    return records
+    """GOES-15's minutes of the same day (its 2-s data averaged per minute)."""
+    return _records(path)
 
 
 def peak_class_labels(xrsb_wm2: np.ndarray) -> np.ndarray:
