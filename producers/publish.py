@@ -1,0 +1,185 @@
+"""Publish records and quarantined inputs to Kafka; read back what is published.
+
+The producer is idempotent with ``acks=all``: a retried batch is written once.
+Across restarts the poller reads the records topic's recent tail instead
+(:func:`published_minutes`), so a minute sent before a crash is not sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from flarecore.quarantine import QuarantinedInput
+from flarecore.records import XrsRecord
+from flarecore.settings import KafkaSettings, TopicSettings
+from flarecore.topics import ensure_topics, system_topics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one send attempt achieved: delivered items, and the first error."""
+
+    delivered: list[XrsRecord | QuarantinedInput]
+    error: BaseException | None = None
+
+
+class Publisher:
+    """An idempotent aiokafka producer for the records and quarantine topics."""
+
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings,
+                 request_timeout_ms: int = 15_000, batch_size: int = 2000,
+                 client_id: str = "producers") -> None:
+        self._kafka = kafka
+        self._topics = topics
+        self._request_timeout_ms = request_timeout_ms
+        self._batch_size = batch_size
+        self._client_id = f"{kafka.client_id_prefix}-{client_id}"
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def started(self) -> bool:
+        """True once connected to the cluster."""
+        return self._producer is not None
+
+    async def start(self) -> None:
+        """Create the topics if missing and connect; raises ``KafkaError``."""
+        await ensure_topics(self._kafka, system_topics(self._topics))
+        producer = AIOKafkaProducer(
+            **self._kafka.aiokafka_kwargs(), client_id=self._client_id,
+            enable_idempotence=True, acks="all",
+            request_timeout_ms=self._request_timeout_ms,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+        logger.info("producer started topic=%s quarantine=%s", self._topics.records,
+                    self._topics.quarantine)
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def send(self, items: Sequence[XrsRecord | QuarantinedInput]) -> Delivery:
+        """Send items in batches; report which were acknowledged.
+
+        Records go to the records topic keyed by satellite, quarantined inputs
+        to the quarantine topic keyed by their reason.
+        """
+        if self._producer is None:
+            return Delivery([], RuntimeError("producer not started"))
+        delivered: list[XrsRecord | QuarantinedInput] = []
+        for start in range(0, len(items), self._batch_size):
+            batch = items[start:start + self._batch_size]
+            done, error = await self._send_batch(self._producer, batch)
+            delivered += done
+            if error is not None:
+                return Delivery(delivered, error)
+        return Delivery(delivered)
+
+    async def _send_batch(self, producer: AIOKafkaProducer,
+                          batch: Sequence[XrsRecord | QuarantinedInput]
+                          ) -> tuple[list[XrsRecord | QuarantinedInput],
+                                     BaseException | None]:
+        futures = []
+        try:
+            for item in batch:
+                topic, key = self._route(item)
+                futures.append(await producer.send(topic, item.to_bytes(), key=key))
+        except KafkaError as exc:
+            results: list[object] = await asyncio.gather(*futures,
+                                                         return_exceptions=True)
+            return _acknowledged(batch, results), exc
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        return _acknowledged(batch, results), (errors[0] if errors else None)
+
+    def _route(self, item: XrsRecord | QuarantinedInput) -> tuple[str, bytes]:
+        if isinstance(item, XrsRecord):
+            return self._topics.records, item.key
+        return self._topics.quarantine, item.reason.encode()
+
+
+def _acknowledged(batch: Sequence[XrsRecord | QuarantinedInput],
+                  results: list[object]) -> list[XrsRecord | QuarantinedInput]:
+    return [item for item, result in zip(batch, results, strict=False)
+            if not isinstance(result, BaseException)]
+
+
+async def published_minutes(kafka: KafkaSettings, topic: str, since: datetime,
+                            read_timeout_s: float = 60.0) -> dict[int, set[int]]:
+    """Minutes (:attr:`XrsRecord.minute`) per satellite published since ``since``.
+
+    Reads every partition from the first message appended at or after ``since``
+    to the end offsets taken at the start. A minute of a reply cannot have been
+    published before it happened, so ``since`` = oldest minute asked suffices.
+    """
+    consumer = AIOKafkaConsumer(**kafka.aiokafka_kwargs(), group_id=None,
+                                enable_auto_commit=False,
+                                client_id=f"{kafka.client_id_prefix}-producers-tail")
+    await consumer.start()
+    try:
+        partitions = await _assign_tail(consumer, topic, since)
+        return await asyncio.wait_for(_read_to_end(consumer, partitions),
+                                      read_timeout_s)
+    finally:
+        await consumer.stop()
+
+
+async def _assign_tail(consumer: AIOKafkaConsumer, topic: str,
+                       since: datetime) -> dict[TopicPartition, int]:
+    await consumer.topics()
+    numbers = consumer.partitions_for_topic(topic) or set()
+    partitions = [TopicPartition(topic, n) for n in sorted(numbers)]
+    consumer.assign(partitions)
+    ends = await consumer.end_offsets(partitions)
+    starts = await consumer.offsets_for_times(
+        {tp: int(since.timestamp() * 1000) for tp in partitions})
+    for tp in partitions:
+        found = starts.get(tp)
+        consumer.seek(tp, found.offset if found is not None else ends[tp])
+    return {tp: ends[tp] for tp in partitions}
+
+
+async def _read_to_end(consumer: AIOKafkaConsumer,
+                       ends: dict[TopicPartition, int]) -> dict[int, set[int]]:
+    minutes: dict[int, set[int]] = {}
+    while await _behind(consumer, ends):
+        batches = await consumer.getmany(timeout_ms=1000)
+        for messages in batches.values():
+            for message in messages:
+                _remember(message.value, minutes)
+    return minutes
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False
+
+
+def _remember(value: bytes | None, minutes: dict[int, set[int]]) -> None:
+    if value is None:
+        return
+    try:
+        record = XrsRecord.from_bytes(value)
+    except ValidationError:
+        logger.warning("unreadable record in records topic skipped bytes=%d",
+                       len(value))
+        return
+    minutes.setdefault(record.satellite, set()).add(record.minute)
