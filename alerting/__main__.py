@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line, build settings, run the command; return the exit code."""
     args = _parser().parse_args(argv)
     logs.configure("DEBUG" if args.verbose else "INFO")
+    # httpx logs every request with its URL at INFO, and webhook URLs are secrets.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings, subscribers = _configure(args)
         if args.command == "replay-deadletter":

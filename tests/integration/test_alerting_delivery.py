@@ -27,10 +27,10 @@ from alerting.deadletter import DeadLetter, DeadLetterReason
 from alerting.service import AlertingService
 from alerting.settings import AlertingSettings, SubscriberConfig
 from alerting.signing import SignatureError, verify
-from flarecore.alerts import Alert
+from flarecore.alerts import Alert, AlertKind
 from flarecore.settings import KafkaSettings, TopicSettings
 from flarecore.topics import TopicSpec, ensure_topics
-from tests.unit.alerting.factory import synthetic_series
+from tests.unit.alerting.factory import synthetic_alert, synthetic_series
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "loopback-test-secret"
@@ -54,6 +54,7 @@ class Receiver:
 
     behaviour: Behaviour | None = None
     receipts: list[Receipt] = field(default_factory=list)
+    slack_messages: list[dict[str, object]] = field(default_factory=list)
     requests: int = 0
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -62,6 +63,7 @@ class Receiver:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/hook", self._handle)
+        app.router.add_post("/slack", self._slack)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -83,6 +85,10 @@ class Receiver:
     @property
     def ids(self) -> list[str]:
         return [r.alert_id for r in self.receipts]
+
+    async def _slack(self, request: web.Request) -> web.Response:
+        self.slack_messages.append(await request.json())
+        return web.Response(status=200, text="ok")
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -186,16 +192,24 @@ class Running:
 
 async def test_alerting_healthy_receiver_gets_each_alert_once_signed_synthetic(
         kafka_settings: KafkaSettings, unique_name: Callable[[str], str]) -> None:
-    """Every alert exactly once, in order, signed; a malformed value is dead-lettered."""
+    """Every alert exactly once, in order, signed; a malformed value is dead-lettered;
+    a Slack subscriber filtered to X1 and above gets only the X alerts."""
     settings = await _settings(kafka_settings, unique_name)
     receiver = Receiver()
-    alerts = synthetic_series(20)
+    alerts = synthetic_series(18) + [
+        synthetic_alert(AlertKind.THRESHOLD, "X1", flare_id="synthetic-x"),
+        synthetic_alert(AlertKind.ESCALATION, "X10", flare_id="synthetic-x")]
     values = [a.to_bytes() for a in alerts[:10]] + [b'{"not": "an alert"}'] + \
         [a.to_bytes() for a in alerts[10:]]
-    service = Running(settings, [_webhook("healthy", await receiver.start())])
+    url = await receiver.start()
+    slack = SubscriberConfig.model_validate({
+        "name": "slack", "kind": "slack", "url": url.replace("/hook", "/slack"),
+        "filters": {"min_level": "X1"}})
+    service = Running(settings, [_webhook("healthy", url), slack])
     try:
         await _publish(kafka_settings, settings.topics.alerts, values)
-        await _until(lambda: len(receiver.receipts) >= 20, 30, "20 deliveries")
+        await _until(lambda: len(receiver.receipts) >= 20
+                     and len(receiver.slack_messages) >= 2, 30, "all deliveries")
         await asyncio.sleep(0.5)  # room for any duplicate to show up
     finally:
         await service.close()
@@ -203,6 +217,11 @@ async def test_alerting_healthy_receiver_gets_each_alert_once_signed_synthetic(
 
     assert receiver.ids == [a.alert_id for a in alerts]
     assert all(r.signature_ok for r in receiver.receipts)
+    slack_texts = [str(m["text"]) for m in receiver.slack_messages]
+    assert len(slack_texts) == 2, slack_texts
+    assert "X1 threshold crossed" in slack_texts[0]
+    assert "Escalation to X10" in slack_texts[1]
+    assert "Follow-up of flare `synthetic-x`" in json.dumps(receiver.slack_messages[1])
     (letter,) = await _read_all(kafka_settings, settings.topics.alerts_deadletter, 1)
     assert letter.reason is DeadLetterReason.MALFORMED_ALERT
     assert letter.source == f"{settings.topics.alerts}[0]@10"
@@ -303,7 +322,7 @@ async def test_alerting_sigkill_mid_delivery_then_restart_loses_nothing_syntheti
     settings = await _settings(kafka_settings, unique_name)
 
     async def slow(_: int) -> web.Response:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.08)
         return web.Response(status=200)
 
     receiver = Receiver(behaviour=slow)
@@ -313,6 +332,9 @@ async def test_alerting_sigkill_mid_delivery_then_restart_loses_nothing_syntheti
            "FLARE_TOPIC_ALERTS_DEADLETTER": settings.topics.alerts_deadletter,
            "FLARE_ALERTING_GROUP_ID": settings.group_id,
            "FLARE_ALERTING_METRICS_PORT": "0",
+           # Commit often, so that the kill comes after commits: a service that
+           # committed before delivering would then lose the queued alerts.
+           "FLARE_ALERTING_COMMIT_INTERVAL_S": "0.1",
            "FLARE_ALERTING_SUBSCRIBERS": json.dumps([
                {"name": "ops", "kind": "webhook", "url": url, "secret": SECRET}])}
     alerts = synthetic_series(40)
@@ -321,7 +343,7 @@ async def test_alerting_sigkill_mid_delivery_then_restart_loses_nothing_syntheti
     try:
         await _publish(kafka_settings, settings.topics.alerts,
                        [a.to_bytes() for a in alerts])
-        await _until(lambda: len(receiver.receipts) >= 10, 60, "first deliveries")
+        await _until(lambda: len(receiver.receipts) >= 15, 60, "first deliveries")
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         killed_after = len(receiver.receipts)
@@ -336,6 +358,8 @@ async def test_alerting_sigkill_mid_delivery_then_restart_loses_nothing_syntheti
         await receiver.stop()
 
     assert killed_after < len(alerts)  # the kill really came mid-delivery
+    logged = log.read_text()
+    assert url not in logged and SECRET not in logged  # secrets never logged
     first_copies = list(dict.fromkeys(receiver.ids))
     assert first_copies == [a.alert_id for a in alerts]
     assert all(r.signature_ok for r in receiver.receipts)
