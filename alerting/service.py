@@ -202,6 +202,9 @@ class AlertingService:
         ))
 
     def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
+        # TODO(#6): the pause is for all subscribers; a dead one with a huge
+        # backlog would then delay the others. Per-subscriber spill-over to the
+        # dead-letter topic would lift that, at the cost of ordering.
         in_flight = self._tracker.in_flight
         metrics.IN_FLIGHT.set(in_flight)
         assigned = consumer.assignment()

@@ -27,6 +27,8 @@ _EMOJI = {
     AlertKind.END: ":white_check_mark:",
 }
 _FOLLOW_UPS = (AlertKind.ESCALATION, AlertKind.PEAK, AlertKind.END)
+# TODO(#6): the first alert of each flare is remembered in memory only; after a
+# restart a follow-up names the flare start instead of linking the first alert.
 _REMEMBERED_FLARES = 1024
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -125,7 +124,8 @@ async def _settings(kafka: KafkaSettings, unique_name: Callable[[str], str]
                     ) -> AlertingSettings:
     topics = TopicSettings(alerts=unique_name("alerts"),
                            alerts_deadletter=unique_name("deadletter"))
-    await ensure_topics(kafka, [TopicSpec(topics.alerts), TopicSpec(topics.alerts_deadletter)])
+    await ensure_topics(kafka, [TopicSpec(topics.alerts),
+                                TopicSpec(topics.alerts_deadletter)])
     return AlertingSettings(kafka=kafka, topics=topics, group_id=unique_name("group"),
                             metrics_port=0, commit_interval_s=0.2, shutdown_grace_s=0)
 

@@ -16,7 +16,8 @@ def synthetic_alert(kind: AlertKind = AlertKind.THRESHOLD, level: str | None = "
                     flare_id: str = "synthetic-flare-1", **overrides: Any) -> Alert:
     """A made-up but schema-valid alert; issued now unless overridden."""
     now = datetime.now(UTC)
-    flux_wm2 = overrides.pop("observed_flux_wm2", _LEVEL_FLUX_WM2.get(level or "", 3e-6))
+    default_flux_wm2 = _LEVEL_FLUX_WM2.get(level or "", 3e-6)
+    flux_wm2 = overrides.pop("observed_flux_wm2", default_flux_wm2)
     fields: dict[str, Any] = {
         "alert_id": alert_id(flare_id, kind, level), "kind": kind, "level": level,
         "r_level": r_level(flux_wm2), "flare_id": flare_id, "satellites": [16],
