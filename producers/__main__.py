@@ -94,7 +94,7 @@ async def _swpc(settings: ProducerSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     publisher = _publisher(settings, "swpc")
     async with httpx.AsyncClient(follow_redirects=True) as client:
-        poller = SwpcPoller(settings.swpc, settings.kafka, settings.topics.records,
+        poller = SwpcPoller(settings.swpc, settings.kafka, settings.topics,
                             publisher, client, metrics)
         await poller.run(stop)
     logger.info("swpc poller stopped pending=%d", poller.pending)

@@ -120,8 +120,9 @@ def _acknowledged(batch: Sequence[XrsRecord | QuarantinedInput],
             if not isinstance(result, BaseException)]
 
 
-async def published_minutes(kafka: KafkaSettings, topic: str, since: datetime,
-                            read_timeout_s: float = 60.0) -> dict[int, set[int]]:
+async def published_minutes(kafka: KafkaSettings, topic: str, partitions: int,
+                            since: datetime, read_timeout_s: float = 60.0
+                            ) -> dict[int, set[int]]:
     """Minutes (:attr:`XrsRecord.minute`) per satellite published since ``since``.
 
     Reads every partition from the first message appended at or after ``since``
@@ -133,18 +134,17 @@ async def published_minutes(kafka: KafkaSettings, topic: str, since: datetime,
                                 client_id=f"{kafka.client_id_prefix}-producers-tail")
     await consumer.start()
     try:
-        partitions = await _assign_tail(consumer, topic, since)
-        return await asyncio.wait_for(_read_to_end(consumer, partitions),
-                                      read_timeout_s)
+        ends = await _assign_tail(consumer, topic, partitions, since)
+        return await asyncio.wait_for(_read_to_end(consumer, ends), read_timeout_s)
     finally:
         await consumer.stop()
 
 
-async def _assign_tail(consumer: AIOKafkaConsumer, topic: str,
+async def _assign_tail(consumer: AIOKafkaConsumer, topic: str, count: int,
                        since: datetime) -> dict[TopicPartition, int]:
-    await consumer.topics()
-    numbers = consumer.partitions_for_topic(topic) or set()
-    partitions = [TopicPartition(topic, n) for n in sorted(numbers)]
+    # The count comes from the settings: ensure_topics has checked it, and a
+    # consumer's metadata may not list a topic created moments ago.
+    partitions = [TopicPartition(topic, n) for n in range(count)]
     consumer.assign(partitions)
     ends = await consumer.end_offsets(partitions)
     starts = await consumer.offsets_for_times(

@@ -24,7 +24,7 @@ from flarecore.readers.frame import Reading
 from flarecore.readers.reading import records_of
 from flarecore.readers.swpc import parse_swpc
 from flarecore.records import XrsRecord, minute_to_datetime
-from flarecore.settings import KafkaSettings
+from flarecore.settings import KafkaSettings, TopicSettings
 from producers.metrics import ProducerMetrics
 from producers.publish import Publisher, published_minutes
 from producers.settings import SwpcSettings
@@ -66,12 +66,12 @@ class SwpcPoller:
     """Poll SWPC and publish every (satellite, minute) once."""
 
     def __init__(self, settings: SwpcSettings, kafka: KafkaSettings,
-                 records_topic: str, publisher: Publisher, client: httpx.AsyncClient,
+                 topics: TopicSettings, publisher: Publisher, client: httpx.AsyncClient,
                  metrics: ProducerMetrics,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._settings = settings
         self._kafka = kafka
-        self._records_topic = records_topic
+        self._topics = topics
         self._publisher = publisher
         self._client = client
         self._metrics = metrics
@@ -119,9 +119,10 @@ class SwpcPoller:
             if self._published is None:
                 since = self._clock() - timedelta(hours=self._settings.dedupe_window_h)
                 self._published = await published_minutes(
-                    self._kafka, self._records_topic, since)
+                    self._kafka, self._topics.records,
+                    self._topics.records_partitions, since)
                 logger.info("published minutes read from kafka topic=%s %s",
-                            self._records_topic, _newest(self._published))
+                            self._topics.records, _newest(self._published))
         except (KafkaError, OSError, TimeoutError) as exc:
             logger.warning("kafka unavailable, will retry error=%r pending=%d", exc,
                            len(self._pending))
@@ -248,10 +249,16 @@ class SwpcPoller:
         self._forget_old(published)
 
     def _forget_old(self, published: dict[int, set[int]]) -> None:
-        oldest = self._clock() - timedelta(hours=self._settings.dedupe_window_h)
-        floor = int(oldest.timestamp()) // 60
+        """Drop minutes older than the window before each satellite's newest.
+
+        Relative to the data, not the clock, so that replies of any age (and the
+        recorded replies of the tests) are deduplicated alike.
+        """
+        window = int(self._settings.dedupe_window_h * 60)
         for satellite, minutes in published.items():
-            published[satellite] = {m for m in minutes if m >= floor}
+            if len(minutes) > window:
+                floor = max(minutes) - window
+                published[satellite] = {m for m in minutes if m >= floor}
 
 
 def _whole_reply_rejected(reading: Reading) -> bool:
