@@ -1,0 +1,282 @@
+"""Agents and tasks: records -> engines -> alert candidates -> dedup -> alerts.
+
+The records agent reads batches (``stream.take_events``), decodes and validates
+them (anything bad goes to the quarantine topic with its reason), runs each
+satellite's :class:`~flarecore.engine.SatelliteEngine` over its records and keeps
+the engine's state in the ``engines`` table. Alert candidates go to the
+single-partition candidates topic, where one deduplicating agent publishes each
+alert once to the alerts topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import EventT, StreamT
+from pydantic import ValidationError
+
+from flarecore.alerts import Alert
+from flarecore.engine import AlertDeduplicator, SatelliteEngine
+from flarecore.quarantine import QuarantinedInput
+from flarecore.records import XrsRecord
+from stream_app.app import app, settings
+from stream_app.model import default_bundle_exists, follow_announcements
+from stream_app.tables import (
+    alerts_topic,
+    candidates_topic,
+    current,
+    dedup,
+    engines,
+    metrics,
+    model,
+    quarantine_topic,
+    records_topic,
+)
+
+logger = logging.getLogger(__name__)
+
+STAGE = "stream-app"
+RECOVERY_TAIL = 5000
+"""Alerts per partition read back at start, to never publish one twice."""
+
+
+# -- records ------------------------------------------------------------------
+
+
+@app.agent(records_topic)
+async def process_records(stream: StreamT[bytes]) -> None:
+    """Decode, validate, process per satellite, store state, emit candidates."""
+    async for events in stream.take_events(settings.batch_size,
+                                           within=settings.batch_within_s):
+        await process_batch(events)
+
+
+async def process_batch(events: list[EventT]) -> None:
+    """One batch of record events, possibly of several satellites."""
+    started = time.monotonic()
+    by_satellite: dict[int, list[tuple[XrsRecord, EventT]]] = defaultdict(list)
+    for event in events:
+        record = await _decode(event)
+        if record is not None:
+            by_satellite[record.satellite].append((record, event))
+    for satellite, items in by_satellite.items():
+        await _process_satellite(satellite, items)
+    _observe(events, started)
+
+
+async def _decode(event: EventT) -> XrsRecord | None:
+    """The event's record, or None after quarantining it."""
+    raw, key = event.value, event.message.key
+    if not isinstance(raw, bytes | bytearray):
+        await _quarantine(event, b"", "empty_value", "the message has no value")
+        return None
+    try:
+        record = XrsRecord.from_bytes(raw)
+    except ValidationError as exc:
+        reason = "undecodable" if _is_json_error(exc) else "invalid_record"
+        await _quarantine(event, raw, reason, _first_error(exc))
+        return None
+    if key is not None and bytes(key) != record.key:
+        await _quarantine(event, raw, "key_mismatch",
+                          f"key {bytes(key)!r} is not satellite {record.satellite}; "
+                          "records are keyed by satellite")
+        return None
+    return record
+
+
+async def _quarantine(event: EventT, raw: bytes, reason: str, detail: str) -> None:
+    message = event.message
+    source = f"{message.topic}[{message.partition}]@{message.offset}"
+    entry = QuarantinedInput.of(raw, source=source, reason=reason, detail=detail,
+                                stage=STAGE)
+    await quarantine_topic.send(value=entry.to_bytes())
+    metrics.quarantined.labels(reason=reason).inc()
+    logger.warning("record quarantined source=%s reason=%s detail=%s", source,
+                   reason, detail)
+
+
+def _is_json_error(exc: ValidationError) -> bool:
+    return any(e.get("type") == "json_invalid" for e in exc.errors())
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "value"
+    return f"{where}: {first.get('msg')} ({len(errors)} error(s))"
+
+
+async def _process_satellite(satellite: int,
+                             items: list[tuple[XrsRecord, EventT]]) -> None:
+    """Run the satellite's engine over its records and keep the new state."""
+    key = str(satellite)
+    state = engines.get(key)
+    forecaster = model.forecaster  # one model for the whole batch
+    engine = (SatelliteEngine.from_state(state, forecaster) if state
+              else SatelliteEngine(satellite, forecaster))
+    try:
+        out = engine.process([record for record, _ in items])
+    except Exception as exc:
+        logger.exception("engine failed satellite=%d records=%d", satellite,
+                         len(items))
+        for record, event in items:
+            await _quarantine(event, record.to_bytes(), "engine_error", repr(exc))
+        return
+
+    partition = items[-1][1].message.partition
+    _store(engines, key, engine.to_state(), partition)
+    if out.minutes:
+        _store(current, key, out.minutes[-1].to_dict(), partition)
+        metrics.last_data_minute[satellite] = out.minutes[-1].minute
+    for alert in out.alerts:
+        await candidates_topic.send(key=alert.flare_id.encode(),
+                                    value=alert.to_bytes())
+        metrics.candidates.labels(kind=alert.kind.value).inc()
+    metrics.records.labels(satellite=key).inc(len(out.minutes))
+    if out.ignored:
+        metrics.ignored.labels(reason="late_or_duplicate").inc(out.ignored)
+
+
+def _store(table: Any, key: str, value: Any, partition: int) -> None:
+    """Set a table key, with its changelog in the partition the records came from.
+
+    A batch can hold several partitions' records, so faust's "partition of the
+    current event" would misplace all but one satellite's state.
+    """
+    table.data[key] = value
+    table.send_changelog(partition, key, value)
+
+
+def _observe(events: list[EventT], started: float) -> None:
+    now = time.time()
+    metrics.batch_seconds.observe(time.monotonic() - started)
+    metrics.last_processed_s = now
+    last_offsets: dict[Any, int] = {}
+    for event in events:
+        message = event.message
+        metrics.latency.observe(max(0.0, now - message.timestamp))
+        last_offsets[message.tp] = message.offset
+    for tp, offset in last_offsets.items():
+        highwater = app.consumer.highwater(tp)
+        if highwater is not None:
+            metrics.lag.labels(partition=str(tp.partition)).set(
+                max(0, highwater - offset - 1))
+
+
+# -- alerts -------------------------------------------------------------------
+
+_recovered = asyncio.Event()
+
+
+@app.agent(candidates_topic)
+async def publish_alerts(stream: StreamT[bytes]) -> None:
+    """Publish each alert once, however many satellites or restarts produced it."""
+    async for event in stream.events():
+        if not _recovered.is_set():
+            await _recover_published()
+        await publish_candidate(event.value)
+
+
+async def publish_candidate(raw: bytes) -> None:
+    """Deduplicate one candidate and publish it if it is new."""
+    try:
+        candidate = Alert.from_bytes(raw)
+    except ValidationError as exc:
+        logger.error("alert candidate unreadable error=%s", _first_error(exc))
+        return
+    deduplicator = AlertDeduplicator.from_state(dedup.get("state") or {})
+    published = deduplicator.admit(candidate)
+    if published is None:
+        logger.debug("alert duplicate dropped id=%s", candidate.alert_id)
+        return
+    delivered = await alerts_topic.send(key=published.flare_id.encode(),
+                                        value=published.to_bytes())
+    await delivered  # on the topic before the state says "published"
+    dedup["state"] = deduplicator.to_state()
+    recent = list(dedup.get("recent") or [])
+    recent.append(published.model_dump(mode="json"))
+    dedup["recent"] = recent[-settings.recent_alerts_kept:]
+    metrics.alerts.labels(kind=published.kind.value).inc()
+    logger.info("alert published id=%s kind=%s level=%s flare=%s satellites=%s "
+                "data_time=%s flux_wm2=%.3g", published.alert_id,
+                published.kind.value, published.level, published.flare_id,
+                published.satellites, published.data_time_utc.isoformat(),
+                published.observed_flux_wm2)
+
+
+async def _recover_published() -> None:
+    """Mark the alerts already on the topic as published.
+
+    The ``dedup`` changelog can trail the alerts topic after a crash (an alert
+    delivered, the state not yet written); reading the topic's tail closes that
+    window, so a restart never publishes an alert twice.
+    """
+    kafka = settings.kafka
+    consumer = AIOKafkaConsumer(**kafka.aiokafka_kwargs(), group_id=None,
+                                enable_auto_commit=False,
+                                client_id=f"{kafka.client_id_prefix}-alerts-recovery")
+    await consumer.start()
+    try:
+        seen = await _read_tail(consumer, settings.topics.alerts)
+    finally:
+        await consumer.stop()
+    deduplicator = AlertDeduplicator.from_state(dedup.get("state") or {})
+    for alert in seen:
+        deduplicator.mark_published(alert)
+    dedup["state"] = deduplicator.to_state()
+    _recovered.set()
+    logger.info("alerts recovered topic=%s alerts=%d", settings.topics.alerts,
+                len(seen))
+
+
+async def _read_tail(consumer: AIOKafkaConsumer, topic: str) -> list[Alert]:
+    await consumer.topics()  # loads the cluster metadata
+    numbers = consumer.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(numbers)]
+    if not tps:
+        return []
+    consumer.assign(tps)
+    ends = await consumer.end_offsets(tps)
+    begins = await consumer.beginning_offsets(tps)
+    for tp in tps:
+        consumer.seek(tp, max(begins[tp], ends[tp] - RECOVERY_TAIL))
+    alerts: list[Alert] = []
+    while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        batches = await consumer.getmany(timeout_ms=1000)
+        for messages in batches.values():
+            for message in messages:
+                try:
+                    alerts.append(Alert.from_bytes(message.value))
+                except ValidationError:
+                    logger.warning("foreign message on alerts topic offset=%d",
+                                   message.offset)
+    return alerts
+
+
+# -- model --------------------------------------------------------------------
+
+
+@app.task
+async def serve_models() -> None:
+    """Load the default model, then follow announcements for hot reloads."""
+    if default_bundle_exists(settings.model_dir):
+        await model.load(str(settings.model_dir))
+    else:
+        logger.warning("no default model dir=%s: running without forecasts until "
+                       "a model is announced", settings.model_dir)
+    while True:
+        try:
+            await follow_announcements(model, settings.kafka, settings.topics.models)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - broker trouble: retry
+            logger.warning("model announcements interrupted error=%r; retrying",
+                           exc)
+            await asyncio.sleep(5)

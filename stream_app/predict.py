@@ -1,0 +1,100 @@
+"""``/predict``: class probabilities for XRS histories posted over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from flarecore.classes import CLASS_LETTERS, flare_class
+from flarecore.features import MinuteGrid, compute
+from flarecore.forecast import M_INDEX, X_INDEX, Forecaster
+from flarecore.records import MAX_PLAUSIBLE_FLUX_WM2
+
+
+class MinuteIn(BaseModel):
+    """One minute of a posted history; fluxes on the true scale, W m^-2."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_utc: datetime
+    xrsa_flux_wm2: float | None = Field(default=None, gt=0,
+                                        le=MAX_PLAUSIBLE_FLUX_WM2)
+    xrsb_flux_wm2: float | None = Field(gt=0, le=MAX_PLAUSIBLE_FLUX_WM2)
+
+    @field_validator("time_utc")
+    @classmethod
+    def _whole_utc_minute(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("time_utc must carry a timezone (UTC)")
+        value = value.astimezone(UTC)
+        if value.second or value.microsecond:
+            raise ValueError("time_utc must be a whole minute")
+        return value
+
+    @property
+    def minute(self) -> int:
+        return int(self.time_utc.timestamp()) // 60
+
+
+class HistoryIn(BaseModel):
+    """The recent minutes of one satellite, any order; the forecast is for the
+    last one. Up to 120 minutes are used (the features' lookback)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    satellite: int | None = Field(default=None, ge=1, le=99)
+    minutes: list[MinuteIn] = Field(min_length=1)
+
+
+class PredictRequest(BaseModel):
+    """The body of ``POST /predict``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    histories: list[HistoryIn] = Field(min_length=1)
+
+    def too_large(self, max_histories: int, max_minutes: int) -> str | None:
+        """Why the request exceeds the limits, or None."""
+        if len(self.histories) > max_histories:
+            return f"{len(self.histories)} histories, at most {max_histories}"
+        for index, history in enumerate(self.histories):
+            if len(history.minutes) > max_minutes:
+                return (f"histories[{index}] has {len(history.minutes)} minutes, "
+                        f"at most {max_minutes}")
+        return None
+
+
+def predict(forecaster: Forecaster, request: PredictRequest) -> list[dict[str, object]]:
+    """Forecast for the last minute of each history, one model call for all."""
+    rows, lasts = [], []
+    for history in request.histories:
+        grid = MinuteGrid.from_points(
+            np.array([m.minute for m in history.minutes], dtype=np.int64),
+            np.array([m.xrsa_flux_wm2 or np.nan for m in history.minutes]),
+            np.array([m.xrsb_flux_wm2 or np.nan for m in history.minutes]),
+        )
+        rows.append(compute(grid)[-1])
+        lasts.append(grid)
+    proba = forecaster.predict_proba(np.vstack(rows))
+    info = forecaster.info
+    results: list[dict[str, object]] = []
+    for history, grid, p in zip(request.histories, lasts, proba, strict=True):
+        last_b = float(grid.xrsb_wm2[-1])
+        p_m, p_x = float(p[M_INDEX:].sum()), float(p[X_INDEX])
+        results.append({
+            "satellite": history.satellite,
+            "time_utc": datetime.fromtimestamp(
+                (grid.start_minute + len(grid) - 1) * 60, UTC).isoformat(),
+            "observed_flux_wm2": None if np.isnan(last_b) else last_b,
+            "observed_class": None if np.isnan(last_b) else flare_class(last_b),
+            "proba": {c: float(v) for c, v in zip(CLASS_LETTERS, p, strict=True)},
+            "p_ge_m": p_m, "p_ge_x": p_x,
+            "expected_class": CLASS_LETTERS[int(np.argmax(p))],
+            "warn_m": p_m >= info.thresholds.p_ge_m,
+            "warn_x": p_x >= info.thresholds.p_ge_x,
+            "model_version": info.version,
+            "horizon_minutes": info.horizon_minutes,
+        })
+    return results

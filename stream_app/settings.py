@@ -1,0 +1,56 @@
+"""The stream app's settings: ``FLARE_*`` variables, Kafka via ``KAFKA_*``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flarecore.settings import KafkaSettings, TopicSettings
+
+
+class StreamSettings(BaseSettings):
+    """Everything a stream worker needs; bad values fail at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLARE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+
+    app_id: str = Field(default="flare-stream", description="faust app id / group")
+    candidates_topic: str = Field(
+        default="", description="internal alert-candidate topic; default "
+        "'<app_id>-alert-candidates'"
+    )
+    data_dir: Path = Path("/tmp/flare-stream")
+    model_dir: Path = Field(default=Path("models/default"),
+                            description="bundle served until an announcement")
+
+    web_bind: str = Field(default="127.0.0.1", description="HTTP bind address")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+
+    batch_size: int = Field(default=500, ge=1, description="records per batch")
+    batch_within_s: float = Field(default=0.5, gt=0,
+                                  description="longest wait to fill a batch")
+    fresh_within_s: float = Field(default=300.0, gt=0,
+                                  description="/ready wants a record this recent")
+    recent_alerts_kept: int = Field(default=500, ge=1)
+
+    predict_max_histories: int = Field(default=32, ge=1)
+    predict_max_minutes: int = Field(default=1440, ge=1)
+    predict_max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+    # Group timings: faust's defaults make a restarted worker wait minutes.
+    broker_session_timeout_s: float = Field(default=10.0, gt=0)
+    broker_heartbeat_interval_s: float = Field(default=2.0, gt=0)
+    broker_rebalance_timeout_s: float = Field(default=20.0, gt=0)
+
+    log_level: str = "INFO"
+
+    @property
+    def candidates(self) -> str:
+        """Name of the single-partition topic between engines and deduplication."""
+        return self.candidates_topic or f"{self.app_id}-alert-candidates"

@@ -1,0 +1,37 @@
+"""Topics and changelog-backed tables of the stream app, and worker-local state.
+
+``engines`` and ``current`` are keyed by satellite and co-partitioned with the
+records topic, so a satellite's state lives in the partition its records come
+from and moves with it on a rebalance. ``dedup`` holds the cross-satellite
+deduplicator and the recent alerts; its topic has one partition, so exactly one
+worker deduplicates.
+"""
+
+from __future__ import annotations
+
+from stream_app.app import app, settings
+from stream_app.metrics import Metrics
+from stream_app.model import ModelHolder
+
+records_topic = app.topic(
+    settings.topics.records, key_serializer="raw", value_serializer="raw",
+    partitions=settings.topics.records_partitions,
+)
+quarantine_topic = app.topic(settings.topics.quarantine, key_serializer="raw",
+                             value_serializer="raw")
+candidates_topic = app.topic(settings.candidates, key_serializer="raw",
+                             value_serializer="raw", partitions=1, internal=True)
+alerts_topic = app.topic(settings.topics.alerts, key_serializer="raw",
+                         value_serializer="raw")
+
+engines = app.Table("engines", key_type=str,
+                    partitions=settings.topics.records_partitions,
+                    help="SatelliteEngine state per satellite")
+current = app.Table("current", key_type=str,
+                    partitions=settings.topics.records_partitions,
+                    help="the latest minute state per satellite")
+dedup = app.Table("dedup", key_type=str, partitions=1,
+                  help="AlertDeduplicator state and the recent alerts")
+
+metrics = Metrics()
+model = ModelHolder(metrics)

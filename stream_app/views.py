@@ -1,0 +1,154 @@
+"""HTTP views on faust's web server: health, readiness, model, predict, metrics,
+and the table views (current state, active flares, recent alerts)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from faust.web import Request, Response, View
+from pydantic import ValidationError
+
+from flarecore.classes import flare_class
+from flarecore.records import minute_to_datetime
+from stream_app.app import app, settings
+from stream_app.predict import PredictRequest, predict
+from stream_app.tables import current, dedup, engines, metrics, model
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+MAX_PAGE = 500
+
+
+@app.page("/health")
+class Health(View):
+    """Liveness: the worker's event loop answers."""
+
+    async def get(self, request: Request) -> Response:
+        return self.json({"status": "ok", "app_id": settings.app_id})
+
+
+@app.page("/ready")
+class Ready(View):
+    """Readiness: a model loaded, partitions assigned, data recently processed."""
+
+    async def get(self, request: Request) -> Response:
+        last = metrics.last_processed_s
+        checks = {
+            "model_loaded": model.forecaster is not None,
+            "partitions_assigned": bool(app.consumer.assignment()),
+            "data_fresh": last is not None
+            and time.time() - last <= settings.fresh_within_s,
+        }
+        ready = all(checks.values())
+        body = {
+            "ready": ready, "checks": checks, "model_version": model.version,
+            "last_processed_utc": _iso(last),
+            "assigned": sorted(f"{tp.topic}[{tp.partition}]"
+                               for tp in app.consumer.assignment()),
+        }
+        return self.json(body, status=200 if ready else 503)
+
+
+@app.page("/model-info")
+class ModelInfo(View):
+    """The model being served."""
+
+    async def get(self, request: Request) -> Response:
+        return self.json(model.info())
+
+
+@app.page("/predict")
+class Predict(View):
+    """Class probabilities for posted XRS histories (JSON, see the docs)."""
+
+    async def post(self, request: Request) -> Response:
+        raw = await request.content.read(settings.predict_max_body_bytes + 1)
+        if len(raw) > settings.predict_max_body_bytes:
+            return _problem(self, 413, f"body larger than "
+                            f"{settings.predict_max_body_bytes} bytes")
+        try:
+            body = PredictRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            return _problem(self, 422, "invalid request body",
+                            exc.errors(include_url=False, include_context=False))
+        too_large = body.too_large(settings.predict_max_histories,
+                                   settings.predict_max_minutes)
+        if too_large:
+            return _problem(self, 413, too_large)
+        forecaster = model.forecaster
+        if forecaster is None:
+            return _problem(self, 503, "no model loaded yet")
+        return self.json({"predictions": predict(forecaster, body)})
+
+
+@app.page("/metrics")
+class Metrics(View):
+    """Prometheus text exposition."""
+
+    async def get(self, request: Request) -> Response:
+        return self.bytes(metrics.render(), content_type=PROMETHEUS_CONTENT_TYPE)
+
+
+@app.page("/state")
+class State(View):
+    """The latest minute of each satellite this worker holds."""
+
+    async def get(self, request: Request) -> Response:
+        satellites = {key: value for key, value in current.items()}
+        return self.json({"satellites": dict(sorted(satellites.items()))})
+
+
+@app.page("/flares")
+class Flares(View):
+    """Flares in progress, per satellite."""
+
+    async def get(self, request: Request) -> Response:
+        active = []
+        for key, state in sorted(engines.items()):
+            flare = (state.get("tracker") or {}).get("active")
+            if flare:
+                active.append(_flare_view(flare))
+        return self.json({"active": active})
+
+
+@app.page("/alerts")
+class Alerts(View):
+    """Recent published alerts, newest first: ``?offset=0&limit=50``."""
+
+    async def get(self, request: Request) -> Response:
+        try:
+            offset = int(request.query.get("offset", "0"))
+            limit = int(request.query.get("limit", "50"))
+        except ValueError:
+            return _problem(self, 400, "offset and limit must be integers")
+        if offset < 0 or not 1 <= limit <= MAX_PAGE:
+            return _problem(self, 400, f"need offset >= 0 and 1 <= limit <= {MAX_PAGE}")
+        recent = list(reversed(dedup.get("recent") or []))
+        return self.json({"total": len(recent), "offset": offset, "limit": limit,
+                          "alerts": recent[offset:offset + limit]})
+
+
+def _problem(view: View, status: int, detail: str,
+             errors: list[Any] | None = None) -> Response:
+    body: dict[str, Any] = {"status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return view.json(body, status=status)
+
+
+def _flare_view(flare: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "flare_id": flare["flare_id"], "satellite": flare["satellite"],
+        "start_utc": minute_to_datetime(flare["start_minute"]).isoformat(),
+        "start_flux_wm2": flare["start_flux_wm2"],
+        "peak_utc": minute_to_datetime(flare["peak_minute"]).isoformat(),
+        "peak_flux_wm2": flare["peak_flux_wm2"],
+        "peak_class": flare_class(flare["peak_flux_wm2"]),
+        "peak_confirmed": flare["peak_confirmed"],
+        "how_started": flare["how_started"],
+    }
+
+
+def _iso(seconds: float | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
