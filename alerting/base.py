@@ -193,7 +193,7 @@ def summary_line(alert: Alert) -> str:
         f"R{alert.r_level}", satellites_text(alert), f"lead={lead_text(alert)}",
     ]
     if alert.peak_flux_wm2 is not None:
-        parts.append(f"peak={flare_class(alert.peak_flux_wm2)}"
-                     f"@{utc_text(alert.peak_time_utc)}")
+        at = f"@{utc_text(alert.peak_time_utc)}" if alert.peak_time_utc else ""
+        parts.append(f"peak={flare_class(alert.peak_flux_wm2)}{at}")
     parts += [f"flare={alert.flare_id}", f"id={alert.alert_id}"]
     return " | ".join(parts)

@@ -92,6 +92,6 @@ def _fields(alert: Alert) -> list[dict[str, str]]:
         ("Flare start", utc_text(alert.flare_start_utc)),
     ]
     if alert.peak_flux_wm2 is not None:
-        facts.append(("Peak", f"{flare_class(alert.peak_flux_wm2)} at "
-                              f"{utc_text(alert.peak_time_utc)}"))
+        at = f" at {utc_text(alert.peak_time_utc)}" if alert.peak_time_utc else ""
+        facts.append(("Peak", f"{flare_class(alert.peak_flux_wm2)}{at}"))
     return [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in facts]

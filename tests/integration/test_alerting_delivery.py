@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 
 from alerting import replay
 from alerting.deadletter import DeadLetter, DeadLetterReason
@@ -141,6 +142,10 @@ async def _publish(kafka: KafkaSettings, topic: str, values: list[bytes]) -> Non
         await producer.stop()
 
 
+def _metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def _until(done: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not done():
@@ -205,6 +210,8 @@ async def test_alerting_healthy_receiver_gets_each_alert_once_signed_synthetic(
     slack = SubscriberConfig.model_validate({
         "name": "slack", "kind": "slack", "url": url.replace("/hook", "/slack"),
         "filters": {"min_level": "X1"}})
+    delivered_before = _metric("flare_alerting_deliveries_total",
+                               subscriber="healthy", outcome="delivered")
     service = Running(settings, [_webhook("healthy", url), slack])
     try:
         await _publish(kafka_settings, settings.topics.alerts, values)
@@ -217,6 +224,8 @@ async def test_alerting_healthy_receiver_gets_each_alert_once_signed_synthetic(
 
     assert receiver.ids == [a.alert_id for a in alerts]
     assert all(r.signature_ok for r in receiver.receipts)
+    assert _metric("flare_alerting_deliveries_total", subscriber="healthy",
+                   outcome="delivered") - delivered_before == 20
     slack_texts = [str(m["text"]) for m in receiver.slack_messages]
     assert len(slack_texts) == 2, slack_texts
     assert "X1 threshold crossed" in slack_texts[0]
@@ -271,6 +280,8 @@ async def test_alerting_dead_receiver_dead_lettered_other_served_on_time_synthet
     alerts = synthetic_series(5)
     subscribers = [_webhook("dead", await dead.start(), attempts=2, timeout_s=0.5),
                    _webhook("healthy", await healthy.start())]
+    dead_before = _metric("flare_alerting_dead_lettered_total", subscriber="dead",
+                          reason="delivery_failed")
     service = Running(settings, subscribers)
     try:
         await _publish(kafka_settings, settings.topics.alerts,
@@ -289,6 +300,8 @@ async def test_alerting_dead_receiver_dead_lettered_other_served_on_time_synthet
     assert max(latencies_s) < 2.0, latencies_s
     assert healthy.ids == [a.alert_id for a in alerts]
     assert [letter.subscriber for letter in letters] == ["dead"] * 5
+    assert _metric("flare_alerting_dead_lettered_total", subscriber="dead",
+                   reason="delivery_failed") - dead_before == 5
     assert [letter.alert.alert_id for letter in letters if letter.alert] == \
         [a.alert_id for a in alerts]
     assert all("timed out" in letter.error and letter.attempts == 2
