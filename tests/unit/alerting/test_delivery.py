@@ -39,11 +39,13 @@ async def _deliver(sink: WebhookSink, transport: httpx.MockTransport):  # type: 
 
 
 async def test_deliver_retries_until_receiver_recovers_synthetic() -> None:
-    outcome = await _deliver(_sink("flaky"), _answers(500, 503, 500))
+    labels = {"subscriber": "flaky-unit", "result": "retryable"}
+    # The registry is process-wide: other tests may have counted for this name.
+    before = REGISTRY.get_sample_value("flare_alerting_attempts_total", labels) or 0
+    outcome = await _deliver(_sink("flaky-unit"), _answers(500, 503, 500))
     assert outcome.delivered and outcome.attempts == 4
-    assert REGISTRY.get_sample_value(
-        "flare_alerting_attempts_total", {"subscriber": "flaky", "result": "retryable"}
-    ) == 3
+    after = REGISTRY.get_sample_value("flare_alerting_attempts_total", labels)
+    assert after == before + 3
 
 
 async def test_deliver_gives_up_after_last_attempt_synthetic() -> None:
