@@ -278,6 +278,8 @@ def run(run_dir: Path, live: bool, speed: str) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    # httpx logs each readiness probe at INFO; the terminal is for alerts.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         stack = LocalRun(run_dir=run_dir, live=live, speed=parse_speed(speed))
         if not live:
