@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
@@ -37,6 +37,7 @@ from stream_app.tables import (
     quarantine_topic,
     records_topic,
 )
+from stream_app.topics import assign_all, read_until
 
 logger = logging.getLogger(__name__)
 
@@ -237,26 +238,13 @@ async def _recover_published() -> None:
 
 
 async def _read_tail(consumer: AIOKafkaConsumer, topic: str) -> list[Alert]:
-    await consumer.topics()  # loads the cluster metadata
-    numbers = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(numbers)]
-    if not tps:
-        return []
-    consumer.assign(tps)
-    ends = await consumer.end_offsets(tps)
-    begins = await consumer.beginning_offsets(tps)
-    for tp in tps:
-        consumer.seek(tp, max(begins[tp], ends[tp] - RECOVERY_TAIL))
+    ends = await assign_all(consumer, settings.kafka, topic, tail=RECOVERY_TAIL)
     alerts: list[Alert] = []
-    while any(await consumer.position(tp) < ends[tp] for tp in tps):
-        batches = await consumer.getmany(timeout_ms=1000)
-        for messages in batches.values():
-            for message in messages:
-                try:
-                    alerts.append(Alert.from_bytes(message.value))
-                except ValidationError:
-                    logger.warning("foreign message on alerts topic offset=%d",
-                                   message.offset)
+    for value in await read_until(consumer, ends):
+        try:
+            alerts.append(Alert.from_bytes(value or b""))
+        except ValidationError:
+            logger.warning("foreign message on alerts topic=%s", topic)
     return alerts
 
 

@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from flarecore.forecast import (
@@ -25,6 +25,7 @@ from flarecore.forecast import (
 )
 from flarecore.settings import KafkaSettings
 from stream_app.metrics import Metrics
+from stream_app.topics import assign_all
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +95,8 @@ async def follow_announcements(holder: ModelHolder, kafka: KafkaSettings,
                                 client_id=f"{kafka.client_id_prefix}-models")
     await consumer.start()
     try:
-        await consumer.topics()  # loads the cluster metadata
-        partitions = consumer.partitions_for_topic(topic) or {0}
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
+        if not await assign_all(consumer, kafka, topic):
+            raise ModelError(f"models topic {topic} does not exist")
         while True:
             batches = await consumer.getmany(timeout_ms=poll_timeout_ms)
             for messages in batches.values():

@@ -63,8 +63,8 @@ class Predict(View):
     """Class probabilities for posted XRS histories (JSON, see the docs)."""
 
     async def post(self, request: Request) -> Response:
-        raw = await request.content.read(settings.predict_max_body_bytes + 1)
-        if len(raw) > settings.predict_max_body_bytes:
+        raw = await _read_limited(request, settings.predict_max_body_bytes)
+        if raw is None:
             return _problem(self, 413, f"body larger than "
                             f"{settings.predict_max_body_bytes} bytes")
         try:
@@ -127,6 +127,20 @@ class Alerts(View):
         recent = list(reversed(dedup.get("recent") or []))
         return self.json({"total": len(recent), "offset": offset, "limit": limit,
                           "alerts": recent[offset:offset + limit]})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    while chunk := await request.content.read(65536):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _problem(view: View, status: int, detail: str,

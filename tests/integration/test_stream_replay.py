@@ -1,0 +1,381 @@
+"""The stream app against the real broker: a real flare day replayed by the
+producers, a worker killed and restarted mid-replay, HTTP answered throughout,
+and hot model reloads.
+
+The day is 2014-01-28 as seen by GOES-13 (1-minute science file) and GOES-15
+(2-second science file averaged per minute by the shared reader).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from flarecore.alerts import Alert, AlertKind
+from flarecore.forecast import ModelAnnouncement
+from flarecore.quarantine import QuarantinedInput
+from flarecore.settings import KafkaSettings, TopicSettings
+from flarecore.topics import ensure_topics, system_topics
+from stream_app.topics import assign_all, read_until
+from tests.unit.stream_app.realday import (
+    FLARE_DAY,
+    GOES15_DAY,
+    fit_day_model,
+    flare_day_records,
+    goes15_day_records,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(240)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Worker:
+    """A ``python -m stream_app worker`` subprocess with its web port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.url = f"http://127.0.0.1:{env['FLARE_WEB_PORT']}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "stream_app", "worker", "-l", "info"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.url + path, timeout=10, **kwargs)
+
+    def wait_until(self, check: Callable[[], bool], what: str,
+                   timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, (
+                f"worker exited; log:\n{self.log.read_text()[-3000:]}")
+            try:
+                if check():
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}; log:\n"
+                             f"{self.log.read_text()[-3000:]}")
+
+    def wait_web(self) -> None:
+        self.wait_until(lambda: self.get("/health").status_code == 200, "/health")
+
+    def satellites_at(self, stamp: str) -> bool:
+        state = self.get("/state").json()["satellites"]
+        return len(state) == 2 and all(s["time_utc"] == stamp for s in state.values())
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def stream_env(kafka_settings: KafkaSettings, unique_name: Callable[[str], str],
+               tmp_path: Path) -> dict[str, str]:
+    """Topics, a model bundle and the environment of a worker and a replay."""
+    topics = TopicSettings(
+        records=unique_name("records"), quarantine=unique_name("quarantine"),
+        alerts=unique_name("alerts"), alerts_deadletter=unique_name("deadletter"),
+        models=unique_name("models"),
+    )
+    asyncio.run(ensure_topics(kafka_settings, system_topics(topics)))
+    fit_day_model(tmp_path / "model")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("FLARE_", "KAFKA_"))}
+    env.update({
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+        "FLARE_TOPIC_RECORDS": topics.records,
+        "FLARE_TOPIC_RECORDS_PARTITIONS": str(topics.records_partitions),
+        "FLARE_TOPIC_QUARANTINE": topics.quarantine,
+        "FLARE_TOPIC_ALERTS": topics.alerts,
+        "FLARE_TOPIC_ALERTS_DEADLETTER": topics.alerts_deadletter,
+        "FLARE_TOPIC_MODELS": topics.models,
+        "FLARE_APP_ID": unique_name("app"),
+        "FLARE_DATA_DIR": str(tmp_path / "data"),
+        "FLARE_MODEL_DIR": str(tmp_path / "model"),
+        "FLARE_WEB_PORT": str(_free_port()),
+        "FLARE_BROKER_SESSION_TIMEOUT_S": "6",
+        "FLARE_BROKER_HEARTBEAT_INTERVAL_S": "1",
+        "FLARE_BROKER_REBALANCE_TIMEOUT_S": "10",
+        "FLARE_PRODUCERS_METRICS_PORT": "0",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+@pytest.fixture
+def worker(stream_env: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
+    running = Worker(stream_env, tmp_path / "worker.log")
+    yield running
+    running.stop()
+
+
+def _replay(env: dict[str, str], speed: str, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "producers", "replay", "--speed", speed,
+             str(FLARE_DAY), str(GOES15_DAY)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def _read_all(kafka: KafkaSettings, topic: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(**kafka.aiokafka_kwargs(), group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await assign_all(consumer, kafka, topic)
+        return [v for v in await read_until(consumer, ends) if v is not None]
+    finally:
+        await consumer.stop()
+
+
+def _alerts(kafka: KafkaSettings, env: dict[str, str]) -> list[Alert]:
+    raw = asyncio.run(_read_all(kafka, env["FLARE_TOPIC_ALERTS"]))
+    return [Alert.from_bytes(value) for value in raw]
+
+
+async def _send_bad_records(kafka: KafkaSettings, topic: str) -> None:
+    good = flare_day_records()[0]
+    negative = json.loads(good.to_bytes())
+    negative["xrsb_flux_wm2"] = -1.0
+    producer = AIOKafkaProducer(**kafka.aiokafka_kwargs())
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{not json", key=b"13")
+        await producer.send_and_wait(topic, json.dumps(negative).encode(), key=b"13")
+        await producer.send_and_wait(topic, good.to_bytes(), key=b"15")
+    finally:
+        await producer.stop()
+
+
+def _crossings() -> list[datetime]:
+    """Minutes where XRS-B rises through 1e-5 in either satellite's data."""
+    times = []
+    for records in (flare_day_records(), goes15_day_records()):
+        flux = np.array([r.xrsb_flux_wm2 or np.nan for r in records])
+        above = flux >= 1e-5
+        for index in np.where(above[1:] & ~above[:-1])[0] + 1:
+            times.append(records[index].time_utc)
+    return sorted(times)
+
+
+def _events(alerts: list[Alert]) -> dict[str, tuple[datetime, datetime]]:
+    """Alerted flare events: id -> (start, end) from their threshold and end."""
+    starts = {a.flare_id: a.flare_start_utc for a in alerts
+              if a.kind is AlertKind.THRESHOLD and a.flare_start_utc}
+    ends = {a.flare_id: a.data_time_utc for a in alerts if a.kind is AlertKind.END}
+    return {fid: (start, ends.get(fid, start)) for fid, start in starts.items()}
+
+
+def test_stream_replay_flare_day_alerts_once_across_kill(
+        worker: Worker, stream_env: dict[str, str],
+        kafka_settings: KafkaSettings) -> None:
+    worker.start()
+    worker.wait_web()
+    asyncio.run(_send_bad_records(kafka_settings, stream_env["FLARE_TOPIC_RECORDS"]))
+
+    # The day at x2880: 30 s of wall time; the kill lands around 10:00 data time.
+    replay_log = worker.log.with_name("replay.log")
+    replay = _replay(stream_env, "x2880", replay_log)
+    worker.wait_until(lambda: worker.get("/ready").status_code == 200, "/ready")
+    _check_http_during_replay(worker)
+    time.sleep(8)
+    worker.kill()
+    worker.start()
+    worker.wait_web()
+    assert replay.wait(timeout=90) == 0, replay_log.read_text()[-2000:]
+    worker.wait_until(lambda: worker.satellites_at("2014-01-28T23:59:00+00:00"),
+                      "both satellites at 23:59", timeout_s=90)
+    _check_http_during_replay(worker)
+
+    alerts = _wait_for_alerts(kafka_settings, stream_env)
+    _check_alerts(alerts)
+    _check_quarantine(kafka_settings, stream_env)
+    _print_alerts(alerts)
+
+
+def _check_http_during_replay(worker: Worker) -> None:
+    assert worker.get("/health").json()["status"] == "ok"
+    info = worker.get("/model-info").json()
+    assert info["loaded"] and info["version"] == "test-day-1"
+    metrics = worker.get("/metrics").text
+    assert 'flare_stream_model_info{version="test-day-1"} 1.0' in metrics
+    assert "flare_stream_records_total" in metrics
+    assert "flare_stream_batch_seconds_bucket" in metrics
+    state = worker.get("/state").json()["satellites"]
+    assert set(state) <= {"13", "15"}
+    page = worker.get("/alerts", params={"limit": 2}).json()
+    assert page["limit"] == 2 and len(page["alerts"]) <= 2
+    assert worker.get("/alerts", params={"limit": 0}).status_code == 400
+    assert "active" in worker.get("/flares").json()
+
+
+def _wait_for_alerts(kafka: KafkaSettings, env: dict[str, str]) -> list[Alert]:
+    """The alerts topic once the last flare's end is on it and nothing moves."""
+    deadline = time.monotonic() + 60
+    previous = -1
+    while time.monotonic() < deadline:
+        alerts = _alerts(kafka, env)
+        last_end = any(a.kind is AlertKind.END and a.data_time_utc.hour == 22
+                       for a in alerts)
+        if last_end and len(alerts) == previous:
+            return alerts
+        previous = len(alerts)
+        time.sleep(2)
+    raise AssertionError(f"alerts did not settle: {len(alerts)}")
+
+
+def _check_alerts(alerts: list[Alert]) -> None:
+    ids = [a.alert_id for a in alerts]
+    assert len(ids) == len(set(ids)), Counter(ids).most_common(3)
+    keys = [(a.flare_id, a.kind, a.level) for a in alerts]
+    assert len(keys) == len(set(keys))
+
+    # Every M crossing of either satellite lies in one alerted flare event.
+    events = _events(alerts)
+    slack = timedelta(minutes=10)
+    for crossing in _crossings():
+        assert any(start - slack <= crossing <= end + slack
+                   for start, end in events.values()), crossing
+    # Each alerted flare peaks and ends; the three above M5 escalate.
+    kinds = Counter(a.kind for a in alerts)
+    assert kinds[AlertKind.THRESHOLD] == kinds[AlertKind.PEAK] == kinds[AlertKind.END]
+    escalations = {a.data_time_utc.hour for a in alerts
+                   if a.kind is AlertKind.ESCALATION and a.level == "M5"}
+    assert escalations == {7, 15, 19}
+    assert any(len(a.satellites) == 2 for a in alerts)
+
+
+def _check_quarantine(kafka: KafkaSettings, env: dict[str, str]) -> None:
+    raw = asyncio.run(_read_all(kafka, env["FLARE_TOPIC_QUARANTINE"]))
+    reasons = Counter(QuarantinedInput.model_validate_json(v).reason for v in raw)
+    assert reasons == {"undecodable": 1, "invalid_record": 1, "key_mismatch": 1}
+
+
+def _print_alerts(alerts: list[Alert]) -> None:
+    for alert in sorted(alerts, key=lambda a: (a.data_time_utc, a.kind)):
+        print(f"{alert.data_time_utc:%H:%M} {alert.kind.value:14} "
+              f"{alert.level or '-':4} {alert.observed_class:6} "
+              f"sats={alert.satellites} {alert.flare_id}")
+
+
+def test_stream_hot_reload_and_predict(
+        worker: Worker, stream_env: dict[str, str], kafka_settings: KafkaSettings,
+        tmp_path: Path) -> None:
+    worker.start()
+    worker.wait_web()
+    worker.wait_until(lambda: worker.get("/model-info").json()["loaded"], "model")
+    _check_predict(worker)
+
+    new = fit_day_model(tmp_path / "model-2", version="test-day-2")
+    _announce(kafka_settings, stream_env, tmp_path / "model-2", "test-day-2",
+              new.info.estimator_sha256)
+    worker.wait_until(
+        lambda: worker.get("/model-info").json().get("version") == "test-day-2",
+        "hot reload to test-day-2")
+
+    # A corrupted bundle is refused; the worker keeps serving test-day-2.
+    fit_day_model(tmp_path / "model-3", version="test-day-3")
+    (tmp_path / "model-3" / "estimator.joblib").write_bytes(b"corrupted")
+    _announce(kafka_settings, stream_env, tmp_path / "model-3", "test-day-3", "0" * 64)
+    worker.wait_until(
+        lambda: 'flare_stream_model_reloads_total{result="refused"} 1.0'
+        in worker.get("/metrics").text, "refused reload")
+    assert worker.get("/model-info").json()["version"] == "test-day-2"
+    assert "model refused" in worker.log.read_text()
+    assert worker.post("/predict", json=_history(120)).status_code == 200
+
+
+def _announce(kafka: KafkaSettings, env: dict[str, str], path: Path, version: str,
+              sha256: str) -> None:
+    announcement = ModelAnnouncement(version=version, uri=str(path),
+                                     estimator_sha256=sha256,
+                                     promoted_utc=datetime.now(UTC))
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(**kafka.aiokafka_kwargs())
+        await producer.start()
+        try:
+            await producer.send_and_wait(env["FLARE_TOPIC_MODELS"],
+                                         announcement.to_bytes(),
+                                         key=b"flare-forecaster")
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def _history(minutes: int, start: int = 1140) -> dict[str, Any]:
+    """The real GOES-13 minutes before the 19:00 flare, as a /predict body."""
+    records = flare_day_records()[start - minutes + 1:start + 1]
+    return {"histories": [{"satellite": 13, "minutes": [
+        {"time_utc": r.time_utc.isoformat(), "xrsa_flux_wm2": r.xrsa_flux_wm2,
+         "xrsb_flux_wm2": r.xrsb_flux_wm2} for r in records]}]}
+
+
+def _check_predict(worker: Worker) -> None:
+    good = worker.post("/predict", json=_history(120))
+    assert good.status_code == 200, good.text
+    (prediction,) = good.json()["predictions"]
+    assert prediction["time_utc"] == "2014-01-28T19:00:00+00:00"
+    assert sum(prediction["proba"].values()) == pytest.approx(1.0)
+    assert prediction["model_version"] == "test-day-1"
+
+    two = _history(30)
+    two["histories"] += _history(60, start=1300)["histories"]
+    assert len(worker.post("/predict", json=two).json()["predictions"]) == 2
+
+    bad_bodies = [
+        b"{not json", b'{"histories": []}',
+        json.dumps({"histories": [{"minutes": [
+            {"time_utc": "2014-01-28T19:00:00", "xrsb_flux_wm2": 1e-6}]}]}).encode(),
+        json.dumps({"histories": [{"minutes": [
+            {"time_utc": "2014-01-28T19:00:00Z", "xrsb_flux_wm2": -1}]}]}).encode(),
+    ]
+    for body in bad_bodies:
+        response = worker.post("/predict", content=body)
+        assert response.status_code == 422, body
+        assert response.json()["detail"] == "invalid request body"
+    many = {"histories": _history(2)["histories"] * 40}
+    assert worker.post("/predict", json=many).status_code == 413
+    assert worker.post("/predict", content=b" " * 1_100_000).status_code == 413
