@@ -275,11 +275,6 @@ def _terminate(service: Service, timeout_s: float = STOP_TIMEOUT_S) -> None:
 
 def run(run_dir: Path, live: bool, speed: str) -> int:
     """Run the local stack until Ctrl-C or SIGTERM; 1 if a service failed."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    # httpx logs each readiness probe at INFO; the terminal is for alerts.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         stack = LocalRun(run_dir=run_dir, live=live, speed=parse_speed(speed))
         if not live:
@@ -287,6 +282,11 @@ def run(run_dir: Path, live: bool, speed: str) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    # httpx logs each readiness probe at INFO; the terminal is for alerts.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         stack.start(stop)
         if not stop.is_set():
