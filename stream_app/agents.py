@@ -54,6 +54,7 @@ async def process_records(stream: StreamT[bytes]) -> None:
     """Decode, validate, process per satellite, store state, emit candidates."""
     async for events in stream.take_events(settings.batch_size,
                                            within=settings.batch_within_s):
+        await model.settled.wait()
         await process_batch(events)
 
 
@@ -131,18 +132,29 @@ async def _process_satellite(satellite: int,
             await _quarantine(event, record.to_bytes(), "engine_error", repr(exc))
         return
 
+    # Candidates are on their topic before the state that says "done" is
+    # written: a crash in between re-runs the records, and the dedup agent
+    # drops the repeated candidates. The other order would lose alerts.
+    await _send_candidates(out.alerts)
     partition = items[-1][1].message.partition
     _store(engines, key, engine.to_state(), partition)
     if out.minutes:
         _store(current, key, out.minutes[-1].to_dict(), partition)
         metrics.last_data_minute[satellite] = out.minutes[-1].minute
-    for alert in out.alerts:
-        await candidates_topic.send(key=alert.flare_id.encode(),
-                                    value=alert.to_bytes())
-        metrics.candidates.labels(kind=alert.kind.value).inc()
     metrics.records.labels(satellite=key).inc(len(out.minutes))
     if out.ignored:
         metrics.ignored.labels(reason="late_or_duplicate").inc(out.ignored)
+
+
+async def _send_candidates(alerts: list[Alert]) -> None:
+    """Send alert candidates and wait until the broker has them all."""
+    pending = []
+    for alert in alerts:
+        pending.append(await candidates_topic.send(key=alert.flare_id.encode(),
+                                                   value=alert.to_bytes()))
+        metrics.candidates.labels(kind=alert.kind.value).inc()
+    for delivery in pending:
+        await delivery
 
 
 def _store(table: Any, key: str, value: Any, partition: int) -> None:
@@ -267,4 +279,6 @@ async def serve_models() -> None:
         except Exception as exc:  # noqa: BLE001 - broker trouble: retry
             logger.warning("model announcements interrupted error=%r; retrying",
                            exc)
+            # Records must not wait forever on an unreachable models topic.
+            model.settled.set()
             await asyncio.sleep(5)

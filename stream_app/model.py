@@ -25,7 +25,7 @@ from flarecore.forecast import (
 )
 from flarecore.settings import KafkaSettings
 from stream_app.metrics import Metrics
-from stream_app.topics import assign_all
+from stream_app.topics import assign_all, behind
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ class ModelHolder:
         self.source: str | None = None
         self.loaded_utc: datetime | None = None
         self.metrics = metrics
+        self.settled = asyncio.Event()
+        """Set once the default model and the announcements so far were tried:
+        records wait for it, so a restarted worker never forecasts without the
+        model it should serve."""
 
     async def load(self, uri: str, tracking_uri: str | None = None,
                    expected_sha256: str | None = None) -> bool:
@@ -89,15 +93,21 @@ def _load(uri: str, tracking_uri: str | None,
 
 async def follow_announcements(holder: ModelHolder, kafka: KafkaSettings,
                                topic: str, poll_timeout_ms: int = 1000) -> None:
-    """Load every model announced on ``topic``, from its beginning, forever."""
+    """Load every model announced on ``topic``, from its beginning, forever.
+
+    ``holder.settled`` is set once the announcements present at start are read.
+    """
     consumer = AIOKafkaConsumer(**kafka.aiokafka_kwargs(), group_id=None,
                                 enable_auto_commit=False,
                                 client_id=f"{kafka.client_id_prefix}-models")
     await consumer.start()
     try:
-        if not await assign_all(consumer, kafka, topic):
+        ends = await assign_all(consumer, kafka, topic)
+        if not ends:
             raise ModelError(f"models topic {topic} does not exist")
         while True:
+            if not holder.settled.is_set() and not await behind(consumer, ends):
+                holder.settled.set()
             batches = await consumer.getmany(timeout_ms=poll_timeout_ms)
             for messages in batches.values():
                 for message in messages:

@@ -44,14 +44,16 @@ async def read_until(consumer: AIOKafkaConsumer,
                      ends: dict[TopicPartition, int]) -> list[bytes | None]:
     """Values up to the given end offsets of the assigned partitions."""
     values: list[bytes | None] = []
-    while await _behind(consumer, ends):
+    while await behind(consumer, ends):
         for messages in (await consumer.getmany(timeout_ms=1000)).values():
             values += [m.value for m in messages if m.offset < ends[
                 TopicPartition(m.topic, m.partition)]]
     return values
 
 
-async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+async def behind(consumer: AIOKafkaConsumer,
+                 ends: dict[TopicPartition, int]) -> bool:
+    """Whether any assigned partition is still before its end offset."""
     for tp, end in ends.items():
         if await consumer.position(tp) < end:
             return True

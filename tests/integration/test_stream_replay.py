@@ -28,7 +28,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from flarecore.alerts import Alert, AlertKind
-from flarecore.forecast import ModelAnnouncement
+from flarecore.engine import AlertDeduplicator, SatelliteEngine
+from flarecore.forecast import ModelAnnouncement, load_bundle
 from flarecore.quarantine import QuarantinedInput
 from flarecore.settings import KafkaSettings, TopicSettings
 from flarecore.topics import ensure_topics, system_topics
@@ -220,18 +221,27 @@ def test_stream_replay_flare_day_alerts_once_across_kill(
     worker.wait_until(lambda: worker.get("/ready").status_code == 200, "/ready")
     _check_http_during_replay(worker)
     time.sleep(8)
+    before_kill = worker.get("/state").json()["satellites"]
     worker.kill()
+    # The kill must land mid-replay, or it proves nothing.
+    assert any(s["time_utc"] < "2014-01-28T23" for s in before_kill.values())
     worker.start()
     worker.wait_web()
     assert replay.wait(timeout=90) == 0, replay_log.read_text()[-2000:]
     worker.wait_until(lambda: worker.satellites_at("2014-01-28T23:59:00+00:00"),
                       "both satellites at 23:59", timeout_s=90)
     _check_http_during_replay(worker)
+    # The new worker resumed from the committed offsets and the restored state;
+    # it did not start the day over.
+    processed = _metric_sum(worker.get("/metrics").text, "flare_stream_records_total")
+    assert 0 < processed < 2880
 
     alerts = _wait_for_alerts(kafka_settings, stream_env)
-    _check_alerts(alerts)
-    _check_quarantine(kafka_settings, stream_env)
     _print_alerts(alerts)
+    _check_alerts(alerts)
+    in_process = _in_process_kinds(Path(stream_env["FLARE_MODEL_DIR"]))
+    assert Counter(a.kind for a in alerts) == in_process
+    _check_quarantine(kafka_settings, stream_env)
 
 
 def _check_http_during_replay(worker: Worker) -> None:
@@ -284,6 +294,22 @@ def _check_alerts(alerts: list[Alert]) -> None:
                    if a.kind is AlertKind.ESCALATION and a.level == "M5"}
     assert escalations == {7, 15, 19}
     assert any(len(a.satellites) == 2 for a in alerts)
+
+
+def _metric_sum(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{"))
+
+
+def _in_process_kinds(model_dir: Path) -> Counter[AlertKind]:
+    """Alert kinds of the same day run in process, without Kafka or a kill."""
+    forecaster = load_bundle(model_dir)
+    candidates = []
+    for satellite, records in ((13, flare_day_records()), (15, goes15_day_records())):
+        candidates += SatelliteEngine(satellite, forecaster).process(records).alerts
+    dedup = AlertDeduplicator()
+    candidates.sort(key=lambda a: a.data_time_utc)
+    return Counter(p.kind for a in candidates if (p := dedup.admit(a)) is not None)
 
 
 def _check_quarantine(kafka: KafkaSettings, env: dict[str, str]) -> None:
