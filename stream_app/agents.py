@@ -204,6 +204,8 @@ async def publish_candidate(raw: bytes) -> None:
     except ValidationError as exc:
         logger.error("alert candidate unreadable error=%s", _first_error(exc))
         return
+    # TODO(#4): the whole dedup state is read and written per candidate: fine
+    # for tens of alerts a day, to be split by event if that ever grows.
     deduplicator = AlertDeduplicator.from_state(dedup.get("state") or {})
     published = deduplicator.admit(candidate)
     if published is None:

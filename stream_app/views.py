@@ -90,6 +90,8 @@ class Metrics(View):
         return self.bytes(metrics.render(), content_type=PROMETHEUS_CONTENT_TYPE)
 
 
+# TODO(#4): the table views answer with what this worker holds; with several
+# workers each holds some partitions (faust's table_route could forward).
 @app.page("/state")
 class State(View):
     """The latest minute of each satellite this worker holds."""

@@ -244,6 +244,43 @@ def test_stream_replay_flare_day_alerts_once_across_kill(
     _check_quarantine(kafka_settings, stream_env)
 
 
+def test_stream_rebalance_to_second_worker_alerts_once(
+        worker: Worker, stream_env: dict[str, str], kafka_settings: KafkaSettings,
+        tmp_path: Path) -> None:
+    worker.start()
+    worker.wait_web()
+    replay_log = tmp_path / "replay.log"
+    replay = _replay(stream_env, "x2880", replay_log)
+    worker.wait_until(lambda: worker.get("/ready").status_code == 200, "/ready")
+
+    # A second worker joins the group mid-replay, then the first one leaves:
+    # the rebalances hand the satellites' partitions and their table state over.
+    second = Worker({**stream_env, "FLARE_WEB_PORT": str(_free_port())},
+                    tmp_path / "second.log")
+    second.start()
+    try:
+        second.wait_web()
+        time.sleep(3)
+        before = worker.get("/state").json()["satellites"]
+        worker.stop()
+        assert any(s["time_utc"] < "2014-01-28T23" for s in before.values())
+        assert replay.wait(timeout=90) == 0, replay_log.read_text()[-2000:]
+        second.wait_until(lambda: second.satellites_at("2014-01-28T23:59:00+00:00"),
+                          "both satellites at 23:59 on the second worker",
+                          timeout_s=90)
+        assert 0 < _records_processed(second) < 2880
+        alerts = _wait_for_alerts(kafka_settings, stream_env)
+    finally:
+        second.stop()
+    _check_alerts(alerts)
+    in_process = _in_process_kinds(Path(stream_env["FLARE_MODEL_DIR"]))
+    assert Counter(a.kind for a in alerts) == in_process
+
+
+def _records_processed(worker: Worker) -> float:
+    return _metric_sum(worker.get("/metrics").text, "flare_stream_records_total")
+
+
 def _check_http_during_replay(worker: Worker) -> None:
     assert worker.get("/health").json()["status"] == "ok"
     info = worker.get("/model-info").json()
