@@ -68,11 +68,16 @@ class Publisher:
         logger.info("producer started topic=%s quarantine=%s", self._topics.records,
                     self._topics.quarantine)
 
-    async def stop(self) -> None:
-        """Flush and disconnect."""
-        if self._producer is not None:
-            producer, self._producer = self._producer, None
-            await producer.stop()
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Flush and disconnect, giving up on unacknowledged sends after a while."""
+        if self._producer is None:
+            return
+        producer, self._producer = self._producer, None
+        try:
+            await asyncio.wait_for(producer.stop(), timeout_s)
+        except TimeoutError:
+            logger.error("producer stop timed out; unacknowledged sends abandoned "
+                         "timeout_s=%s", timeout_s)
 
     async def send(self, items: Sequence[XrsRecord | QuarantinedInput]) -> Delivery:
         """Send items in batches; report which were acknowledged.

@@ -28,6 +28,12 @@ class SwpcSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0, description="per HTTP request")
     base_backoff_s: float = Field(default=1.0, gt=0)
     max_backoff_s: float = Field(default=300.0, gt=0)
+    publish_wait_s: float = Field(
+        default=5.0, gt=0,
+        description="how long a cycle waits for Kafka's acknowledgements before "
+                    "polling on (sends keep waiting in the background)",
+    )
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
     dedupe_window_h: float = Field(
         default=7 * 24 + 1, gt=0,
         description="how far back published minutes are read from Kafka at start-up; "

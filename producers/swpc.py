@@ -81,6 +81,7 @@ class SwpcPoller:
         self._pending: dict[tuple[int, int], XrsRecord] = {}
         self._pending_quarantine: list[QuarantinedInput] = []
         self._quarantined_seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._flushing: asyncio.Task[bool] | None = None
 
     @property
     def pending(self) -> int:
@@ -91,19 +92,53 @@ class SwpcPoller:
         """Poll until ``stop`` is set, backing off after failures."""
         failures = 0
         while not stop.is_set():
-            healthy = await self.cycle()
+            healthy = await self._guarded_cycle()
             failures = 0 if healthy else failures + 1
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._delay(failures))
-        await self._publisher.stop()
+        await self._shutdown()
 
     async def cycle(self) -> bool:
-        """One round: connect if needed, poll every feed, publish. True if all OK."""
+        """One round: connect if needed, poll every feed, publish. True if all OK.
+
+        Publishing runs as a task of its own: while Kafka is away its sends wait
+        (the idempotent producer retries them), and polling goes on meanwhile.
+        """
         connected = await self._connect()
         polled = [await self._poll(feed) for feed in self._feeds]
-        flushed = await self._flush() if connected else False
+        flushed = await self._publish_step() if connected else False
         self._metrics.pending.set(len(self._pending))
         return connected and all(polled) and flushed
+
+    async def _guarded_cycle(self) -> bool:
+        try:
+            return await self.cycle()
+        except Exception:
+            # The last line of defence: a bug must not stop the data flowing.
+            logger.exception("unexpected error in poll cycle, will retry")
+            return False
+
+    async def _publish_step(self) -> bool:
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        done, _ = await asyncio.wait({self._flushing},
+                                     timeout=self._settings.publish_wait_s)
+        if not done:
+            logger.warning("kafka has not acknowledged yet, polling on pending=%d",
+                           len(self._pending))
+            return False
+        task, self._flushing = self._flushing, None
+        return task.result()
+
+    async def _shutdown(self) -> None:
+        if self._flushing is not None:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._flushing),
+                                       self._settings.shutdown_grace_s)
+        if self.pending:
+            logger.error("stopping with unpublished minutes pending=%d",
+                         self.pending)
+        await self._publisher.stop(self._settings.shutdown_grace_s)
 
     def _delay(self, failures: int) -> float:
         if failures == 0:
