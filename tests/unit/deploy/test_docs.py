@@ -15,7 +15,7 @@ GUIDE = REPO / "docs" / "deploy.md"
 
 
 def _block(language: str) -> str:
-    [block] = re.findall(rf"```{language}\n(.*?)```", GUIDE.read_text(), re.S)
+    [block] = re.findall(rf"```{language}\n(.*?)```", GUIDE.read_text(), re.DOTALL)
     return block
 
 
