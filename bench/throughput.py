@@ -1,0 +1,249 @@
+"""Stream throughput: one worker with features and model vs a raw aiokafka loop.
+
+Method (printed with the results): the 2010 legacy year of GOES-14 and GOES-15
+(NGDC monthly 1-minute netCDF, real data) is replayed once with
+``python -m producers replay --speed max`` into a fresh 4-partition records
+topic on the real broker. Then, for each of N runs, side by side on the same
+topic:
+
+* ceiling: a raw aiokafka consumer (no group) reads every partition from the
+  beginning to the end offsets, touching each value and doing nothing else;
+* decode: the same loop plus ``XrsRecord.from_bytes`` per value (what the worker
+  must do at least);
+* worker: a fresh ``python -m stream_app worker`` (its own app id, so its own
+  group starting at the earliest offset, own changelogs and alerts topic) with
+  the small real-day logistic-regression bundle, batches of
+  ``FLARE_BATCH_SIZE``. Its ``/metrics`` (records processed + ignored +
+  quarantined) is polled every 0.2 s; records/s = records handled between the
+  first poll that sees any and the poll that sees them all, over that time.
+  Worker start-up (group join, model load) is excluded. The worker's RSS is
+  sampled at each tenth of the way (memory flatness).
+
+Numbers are medians over the runs; the ratio worker/ceiling is per run.
+
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 python bench/throughput.py --runs 3
+    python bench/throughput.py --months 2 --runs 3   # a subset: Jan-Feb 2010
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import tempfile
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+# Run as a plain script from a checkout: make the repository importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (  # noqa: E402
+    LEGACY_2010,
+    Worker,
+    create_topics,
+    day_model,
+    delete_topics,
+    machine,
+    median,
+    replay,
+    run_id,
+    service_env,
+    topics_for,
+    worker_env,
+)
+from flarecore.records import XrsRecord  # noqa: E402
+from flarecore.settings import KafkaSettings, TopicSettings  # noqa: E402
+
+
+@dataclass
+class WorkerRun:
+    records: int
+    seconds: float
+    rss_kib: list[int] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+
+def year_paths(months: int | None) -> list[Path]:
+    """The 2010 monthly files of both satellites, optionally the first months."""
+    paths = sorted(LEGACY_2010.glob("g1[45]_xrs_1m_2010*.nc"))
+    if months is None:
+        return paths
+    wanted = {f"2010{m:02d}01" for m in range(1, months + 1)}
+    return [p for p in paths if p.name.split("_")[3] in wanted]
+
+
+async def end_offsets(kafka: KafkaSettings, topic: str,
+                      partitions: int) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(**kafka.aiokafka_kwargs(), group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        return await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+
+
+async def raw_consume(kafka: KafkaSettings, topic: str, partitions: int,
+                      decode: bool) -> tuple[int, float]:
+    """Read the whole topic once; (messages, seconds)."""
+    consumer = AIOKafkaConsumer(
+        **kafka.aiokafka_kwargs(), group_id=None, enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        count, total_bytes = 0, 0
+        started = time.perf_counter()
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(timeout_ms=500, max_records=20000)
+            for tp, messages in batches.items():
+                for message in messages:
+                    value = message.value or b""
+                    total_bytes += len(value)
+                    if decode:
+                        XrsRecord.from_bytes(value)
+                count += len(messages)
+                if messages and messages[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+        return count, time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+def worker_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
+               model_dir: Path, work: Path, batch_size: int) -> WorkerRun:
+    """One fresh worker over the whole topic, timed through its metrics."""
+    run = run_id()
+    own = topics_for(run, records=topics.records,
+                     partitions=topics.records_partitions)
+    create_topics(kafka, own)
+    env = worker_env(kafka, own, run, model_dir, work / f"data-{run}",
+                     FLARE_BATCH_SIZE=str(batch_size))
+    worker = Worker(env, work / f"worker-{run}.log")
+    worker.start()
+    try:
+        worker.wait_until(lambda: worker.handled() > 0, "first records",
+                          timeout_s=180, poll_s=0.05)
+        first_s, first = time.perf_counter(), worker.handled()
+        rss = [worker.rss_kib()]
+        next_mark = first + (total - first) / 10
+        handled = first
+        while handled < total:
+            time.sleep(0.2)
+            if worker.process is not None and worker.process.poll() is not None:
+                raise SystemExit(f"worker exited; log:\n{worker.tail()}")
+            handled = worker.handled()
+            if handled >= next_mark:
+                rss.append(worker.rss_kib())
+                next_mark += (total - first) / 10
+        seconds = time.perf_counter() - first_s
+        rss.append(worker.rss_kib())
+        return WorkerRun(int(total - first), seconds, rss)
+    finally:
+        worker.stop()
+        delete_topics(kafka, [own.quarantine, own.alerts, own.alerts_deadletter,
+                              own.models, f"bench-app-{run}"])
+
+
+def publish(kafka: KafkaSettings, topics: TopicSettings, paths: list[Path],
+            work: Path) -> tuple[int, float]:
+    """Replay the files at full speed; (records on the topic, seconds)."""
+    create_topics(kafka, topics)
+    started = time.perf_counter()
+    log = work / "replay.log"
+    process = replay(service_env(kafka, topics), paths, "max", log)
+    if process.wait() != 0:
+        raise SystemExit(f"replay failed:\n{log.read_text()[-3000:]}")
+    seconds = time.perf_counter() - started
+    ends = asyncio.run(end_offsets(kafka, topics.records, topics.records_partitions))
+    return sum(ends.values()), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--months", type=int, default=None,
+                        help="only the first N months of 2010 (default: the year)")
+    parser.add_argument("--records-topic", default=None,
+                        help="reuse a topic already holding the replay")
+    parser.add_argument("--keep-topic", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="bundle to serve (default: the real-day test model)")
+    args = parser.parse_args()
+
+    kafka = KafkaSettings()
+    work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
+    model_dir = args.model_dir or day_model(work / "model")
+    topics = topics_for(run_id(), records=args.records_topic)
+    paths = year_paths(args.months)
+    print(__doc__.split("    KAFKA_")[0].strip())
+    print(f"\nmachine: {machine()}")
+    print(f"files: {len(paths)} ({'first %d months' % args.months if args.months else 'whole year'})"
+          f" topic={topics.records} partitions={topics.records_partitions}"
+          f" batch_size={args.batch_size} model={model_dir}")
+
+    if args.records_topic:
+        ends = asyncio.run(end_offsets(kafka, topics.records,
+                                       topics.records_partitions))
+        total, replay_s = sum(ends.values()), float("nan")
+    else:
+        total, replay_s = publish(kafka, topics, paths, work)
+    print(f"records on topic: {total} (replay --speed max took {replay_s:.1f} s, "
+          f"{total / replay_s:.0f} records/s)")
+
+    results: dict[str, list[float]] = {"ceiling": [], "decode": [], "worker": [],
+                                       "ratio": []}
+    rss_runs: list[list[int]] = []
+    try:
+        for number in range(1, args.runs + 1):
+            count, seconds = asyncio.run(raw_consume(
+                kafka, topics.records, topics.records_partitions, decode=False))
+            ceiling = count / seconds
+            count_d, seconds_d = asyncio.run(raw_consume(
+                kafka, topics.records, topics.records_partitions, decode=True))
+            run = worker_run(kafka, topics, total, model_dir, work, args.batch_size)
+            results["ceiling"].append(ceiling)
+            results["decode"].append(count_d / seconds_d)
+            results["worker"].append(run.rate)
+            results["ratio"].append(run.rate / ceiling)
+            rss_runs.append(run.rss_kib)
+            print(f"run {number}: ceiling={ceiling:,.0f}/s ({count} in {seconds:.2f} s)"
+                  f" decode={count_d / seconds_d:,.0f}/s"
+                  f" worker={run.rate:,.0f}/s ({run.records} in {run.seconds:.1f} s)"
+                  f" ratio={run.rate / ceiling:.3f}"
+                  f" rss_mib={[round(k / 1024) for k in run.rss_kib]}"
+                  f" load1={machine().split('loadavg(1,5,15)=')[1].split()[0]}")
+    finally:
+        if not args.keep_topic and not args.records_topic:
+            delete_topics(kafka, [topics.records, topics.quarantine, topics.alerts,
+                                  topics.alerts_deadletter, topics.models])
+        shutil.rmtree(work, ignore_errors=True)
+
+    summary = {name: round(median(values), 4 if name == "ratio" else 0)
+               for name, values in results.items()}
+    print(f"\nmedian of {args.runs} runs: ceiling={summary['ceiling']:,.0f}/s "
+          f"decode={summary['decode']:,.0f}/s worker={summary['worker']:,.0f}/s "
+          f"worker/ceiling={summary['ratio']:.3f} (target worker >= 20,000/s)")
+    first_rss = [r[0] for r in rss_runs]
+    last_rss = [r[-1] for r in rss_runs]
+    print(f"worker RSS MiB start->end per run: "
+          f"{[(round(a / 1024), round(b / 1024)) for a, b in zip(first_rss, last_rss)]}")
+    print(f"machine after: {machine()}")
+    print(json.dumps({"records": total, **summary}))
+
+
+if __name__ == "__main__":
+    main()
