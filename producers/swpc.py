@@ -232,6 +232,8 @@ class SwpcPoller:
 
     def _queue_quarantine(self, entries: list[QuarantinedInput]) -> None:
         """Queue each rejected input once, though overlapping polls repeat it."""
+        # TODO(#3): remembered in memory only; a restart quarantines the objects
+        # of its start-up window again (the quarantine topic's tail could say).
         for entry in entries:
             key = (entry.reason, entry.raw)
             if key in self._quarantined_seen:

@@ -74,6 +74,8 @@ def read_goes1315_irrad(path: Path) -> Reading:
     of its counted samples; a minute with none is eclipse when any sample was
     eclipsed, else bad.
     """
+    # TODO(#3): the last minute of a day file holds only the samples whose
+    # mid-time crosses midnight; reading the next day's file first would fix it.
     with open_variables(path) as ds:
         unix_s = ds["time"].values.astype(np.float64)
         fill_time = float(ds["time"].attrs.get("_FillValue", -9999.0))
