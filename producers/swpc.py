@@ -218,6 +218,8 @@ class SwpcPoller:
         return True
 
     def _queue_records(self, reading: Reading) -> int:
+        # TODO(#3): a newest minute lacking a channel is published as is; holding
+        # it back one poll would let a late channel in (never seen from SWPC).
         added = 0
         for item in records_of(reading.frame):
             if isinstance(item, QuarantinedInput):
