@@ -15,6 +15,8 @@ from stream_app.app import app, settings
 def main() -> None:
     """Configure logging once, then hand over to faust's CLI."""
     logs.configure(settings.log_level)
+    # faust creates its data directory, but not the parents of it.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.main()
 
 
