@@ -6,7 +6,8 @@ import json
 import random
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +244,34 @@ def test_dedup_same_satellite_flares_stay_apart_real_day(
     published = [p for a in alerts if (p := dedup.admit(a)) is not None]
     assert [p.alert_id for p in published] != []
     assert {p.flare_id for p in published} == {a.flare_id for a in alerts}
+
+
+def test_engine_x_warning_once_per_episode_real_day(
+        tmp_path: Path, day: list[XrsRecord]) -> None:
+    # A threshold of 0 keeps the X episode open all day: one X warning.
+    always = fit_day_model(tmp_path, p_ge_x=0.0)
+    out = _run(_engine(always), day, 100)
+    warnings = [a for a in out.alerts
+                if a.kind is AlertKind.EARLY_WARNING and a.level == "X"]
+    assert [a.data_time_utc.strftime("%H:%M") for a in warnings] == ["00:00"]
+    assert warnings[0].flare_id == "g13-warnX-2014-01-28T00:00Z"
+
+
+def test_engine_escalates_through_x_levels_synthetic() -> None:
+    # A made-up flare: quiet C1, a steep rise to X2.5, a decay. It ends at
+    # 1.2e-4, below halfway from 1e-6 to the peak.
+    base = flare_day_records()[0]
+    fluxes = [1e-6] * 10 + [2e-6, 8e-6, 3e-5, 9e-5, 2.5e-4, 2e-4, 1.2e-4, 9e-5,
+                            6e-5, 4e-5, 2e-5]
+    records = [base.model_copy(update={
+        "time_utc": base.time_utc + timedelta(minutes=i), "xrsb_flux_wm2": f})
+        for i, f in enumerate(fluxes)]
+    out = _run(_engine(None), records, 5)
+    summary = [(a.kind.value, a.level, a.data_time_utc.strftime("%H:%M"))
+               for a in out.alerts]
+    assert summary == [("threshold", "M1", "00:12"), ("escalation", "M5", "00:13"),
+                       ("escalation", "X1", "00:14"), ("peak", None, "00:15"),
+                       ("end", None, "00:16")]
+    x1 = out.alerts[2]
+    assert x1.r_level == 3 and x1.observed_class == "X2.5" and x1.forecast is None
+    assert x1.flare_start_utc == base.time_utc + timedelta(minutes=9)
