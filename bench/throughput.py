@@ -10,6 +10,8 @@ topic:
   beginning to the end offsets, touching each value and doing nothing else;
 * decode: the same loop plus ``XrsRecord.from_bytes`` per value (what the worker
   must do at least);
+* bare faust: ``bench/faust_bare.py``, a faust agent over the same topic with
+  the same batching that only counts events (the faust ceiling);
 * worker: a fresh ``python -m stream_app worker`` (its own app id, so its own
   group starting at the earliest offset, own changelogs and alerts topic) with
   the small real-day logistic-regression bundle, batches of
@@ -33,6 +35,7 @@ import json
 import shutil
 import tempfile
 import sys
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,7 @@ from bench.common import (  # noqa: E402
     create_topics,
     day_model,
     delete_topics,
+    free_port,
     machine,
     median,
     replay,
@@ -157,6 +161,36 @@ def worker_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
                               own.models, f"bench-app-{run}"])
 
 
+def bare_faust_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
+                   work: Path, batch_size: int) -> WorkerRun:
+    """The bare faust agent of ``bench/faust_bare.py`` over the whole topic."""
+    run = run_id()
+    env = service_env(kafka, topics, BARE_APP_ID=f"bench-bare-{run}",
+                      BARE_TOPIC=topics.records,
+                      BARE_PARTITIONS=str(topics.records_partitions),
+                      BARE_DATA_DIR=str(work / f"bare-{run}"),
+                      BARE_WEB_PORT=str(free_port()),
+                      BARE_BATCH_SIZE=str(batch_size))
+    env["FLARE_WEB_PORT"] = env["BARE_WEB_PORT"]  # Worker reads its URL from it
+    log = work / f"bare-{run}.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("faust_bare.py")),
+             "worker", "-l", "warn"], cwd=work, env=env, stdout=out,
+            stderr=subprocess.STDOUT)
+    bare = Worker(env, log)
+    bare.process = process
+    count = lambda: float(bare.get("/count").json()["events"])  # noqa: E731
+    try:
+        bare.wait_until(lambda: count() > 0, "first events", 180, poll_s=0.05)
+        first_s, first = time.perf_counter(), count()
+        bare.wait_until(lambda: count() >= total, "all events", 600, poll_s=0.1)
+        return WorkerRun(int(total - first), time.perf_counter() - first_s)
+    finally:
+        bare.stop()
+        delete_topics(kafka, [f"bench-bare-{run}"])
+
+
 def publish(kafka: KafkaSettings, topics: TopicSettings, paths: list[Path],
             work: Path) -> tuple[int, float]:
     """Replay the files at full speed; (records on the topic, seconds)."""
@@ -204,8 +238,8 @@ def main() -> None:
     print(f"records on topic: {total} (replay --speed max took {replay_s:.1f} s, "
           f"{total / replay_s:.0f} records/s)")
 
-    results: dict[str, list[float]] = {"ceiling": [], "decode": [], "worker": [],
-                                       "ratio": []}
+    results: dict[str, list[float]] = {"ceiling": [], "decode": [], "bare_faust": [],
+                                       "worker": [], "ratio": []}
     rss_runs: list[list[int]] = []
     try:
         for number in range(1, args.runs + 1):
@@ -214,7 +248,9 @@ def main() -> None:
             ceiling = count / seconds
             count_d, seconds_d = asyncio.run(raw_consume(
                 kafka, topics.records, topics.records_partitions, decode=True))
+            bare = bare_faust_run(kafka, topics, total, work, args.batch_size)
             run = worker_run(kafka, topics, total, model_dir, work, args.batch_size)
+            results["bare_faust"].append(bare.rate)
             results["ceiling"].append(ceiling)
             results["decode"].append(count_d / seconds_d)
             results["worker"].append(run.rate)
@@ -222,6 +258,7 @@ def main() -> None:
             rss_runs.append(run.rss_kib)
             print(f"run {number}: ceiling={ceiling:,.0f}/s ({count} in {seconds:.2f} s)"
                   f" decode={count_d / seconds_d:,.0f}/s"
+                  f" bare_faust={bare.rate:,.0f}/s"
                   f" worker={run.rate:,.0f}/s ({run.records} in {run.seconds:.1f} s)"
                   f" ratio={run.rate / ceiling:.3f}"
                   f" rss_mib={[round(k / 1024) for k in run.rss_kib]}"
@@ -235,7 +272,8 @@ def main() -> None:
     summary = {name: round(median(values), 4 if name == "ratio" else 0)
                for name, values in results.items()}
     print(f"\nmedian of {args.runs} runs: ceiling={summary['ceiling']:,.0f}/s "
-          f"decode={summary['decode']:,.0f}/s worker={summary['worker']:,.0f}/s "
+          f"decode={summary['decode']:,.0f}/s "
+          f"bare_faust={summary['bare_faust']:,.0f}/s worker={summary['worker']:,.0f}/s "
           f"worker/ceiling={summary['ratio']:.3f} (target worker >= 20,000/s)")
     first_rss = [r[0] for r in rss_runs]
     last_rss = [r[-1] for r in rss_runs]
