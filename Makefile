@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 run: install
-	$(PY) -m devstack run
+	$(PY) -m devstack run $(RUN_ARGS)
 
 test: install
 	$(PY) -m pytest

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from devstack.run import run
 
-            return run(args.run_dir, live=args.live, speed=args.speed)
+            return run(args.run_dir, source=args.source, speed=args.speed)
         return _run_kafka(args)
     except LauncherError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -79,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", help="download the broker jars into the cache")
     fetch.add_argument("--cache-dir", type=Path, default=None)
     run = sub.add_parser("run", help="run the whole stack locally, without Docker")
-    run.add_argument("--live", action="store_true",
-                     help="poll SWPC live instead of replaying the bundled flare day")
+    run.add_argument("--source", choices=("auto", "live", "replay"), default="auto",
+                     help="live polls SWPC; replay replays the bundled real flare "
+                     "day; auto (default) goes live when SWPC answers")
     run.add_argument("--speed", default="120",
                      help="replay speed: realtime, a factor like 120, or max")
     run.add_argument("--run-dir", type=Path, default=Path("var/run"),

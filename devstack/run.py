@@ -6,11 +6,12 @@ child process with its log in ``<run dir>/<service>.log``. Alerts are printed on
 the terminal by the alerting service's stdout sink. Ctrl-C stops everything,
 producer first and broker last, so nothing in flight is lost.
 
-By default the producer replays the bundled real flare day (``demo/data``) into
+The data source is chosen once at start (``--source``). ``live`` polls SWPC on
+the default topic and group names, so that a restarted live run carries on where
+it stopped. ``replay`` replays the bundled real flare day (``demo/data``) into
 topics and consumer groups of their own (suffixed with a run id), so that every
 run shows the alerts again, even on a broker that has seen the day before.
-``--live`` polls SWPC instead, on the default topic and group names, so that a
-restarted live run carries on where it stopped.
+``auto`` (the default) goes live when SWPC answers and replays otherwise.
 """
 
 from __future__ import annotations
@@ -183,6 +184,18 @@ def demo_files() -> list[Path]:
     return found
 
 
+def swpc_trouble(timeout_s: float = 10.0) -> str | None:
+    """Why the live producer could not poll SWPC's primary feed, or None if it can."""
+    from producers.settings import ProducerSettings
+
+    url = ProducerSettings().swpc.primary_url
+    try:
+        status = httpx.get(url, timeout=timeout_s, follow_redirects=True).status_code
+    except httpx.HTTPError as exc:
+        return f"{url}: {type(exc).__name__}: {exc}"
+    return None if status < 400 else f"{url}: HTTP {status}"
+
+
 def _services(live: bool, speed: str) -> list[Service]:
     python = sys.executable
     producer = (
@@ -250,12 +263,20 @@ def _wait_for_stream(env: dict[str, str], stream: Service | None,
 
 def _echo(service: Service, log_path: Path) -> None:
     assert service.process is not None and service.process.stdout is not None
+    terminal = True
     with open(log_path, "ab") as log:
         for line in service.process.stdout:
             log.write(line)
             log.flush()
-            sys.stdout.write(line.decode(errors="replace"))
-            sys.stdout.flush()
+            if not terminal:
+                continue
+            try:
+                sys.stdout.write(line.decode(errors="replace"))
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                # The terminal is gone: keep draining the pipe into the log, or
+                # a full pipe would block the service's next print.
+                terminal = False
 
 
 def _terminate(service: Service, timeout_s: float = STOP_TIMEOUT_S) -> None:
@@ -273,8 +294,27 @@ def _terminate(service: Service, timeout_s: float = STOP_TIMEOUT_S) -> None:
         process.wait()
 
 
-def run(run_dir: Path, live: bool, speed: str) -> int:
-    """Run the local stack until Ctrl-C or SIGTERM; 1 if a service failed."""
+SOURCES = ("auto", "live", "replay")
+
+
+def run(run_dir: Path, source: str, speed: str) -> int:
+    """Run the local stack until Ctrl-C, SIGTERM or SIGHUP; 1 if a service failed.
+
+    ``source`` is one of :data:`SOURCES`; 2 if it or the speed is invalid.
+    """
+    # httpx logs each probe at INFO; the terminal is for alerts.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if source not in SOURCES:
+        print(f"error: source {source!r} is not one of {', '.join(SOURCES)}",
+              file=sys.stderr)
+        return 2
+    live = source != "replay"
+    if source == "auto":
+        trouble = swpc_trouble()
+        if trouble is not None:
+            logger.warning("SWPC does not answer (%s): replaying the bundled real "
+                           "flare day instead", trouble)
+            live = False
     try:
         stack = LocalRun(run_dir=run_dir, live=live, speed=parse_speed(speed))
         if not live:
@@ -283,10 +323,8 @@ def run(run_dir: Path, live: bool, speed: str) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
-    # httpx logs each readiness probe at INFO; the terminal is for alerts.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         stack.start(stop)
         if not stop.is_set():

@@ -38,11 +38,12 @@ FIRST_ALERT = re.compile(
 class Terminal:
     """A running ``python -m devstack run`` and what it prints."""
 
-    def __init__(self, run_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, run_dir: Path, env: dict[str, str], *flags: str) -> None:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "run", "--run-dir", str(run_dir)],
+            [sys.executable, "-m", "devstack", "run", "--run-dir", str(run_dir),
+             *flags],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True,
         )
@@ -142,11 +143,17 @@ def _run_until_alert_then_interrupt(terminal: Terminal, web_port: str) -> list[i
 
 
 @pytest.mark.slow
-def test_local_run_on_a_broker_prints_real_alerts_and_stops_on_ctrl_c(
+def test_default_run_without_swpc_replays_on_a_broker_and_stops_on_ctrl_c(
         kafka_bootstrap: str, tmp_path: Path) -> None:
-    env = _env(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap)
+    # No SWPC here (no internet in tests): a closed loopback port stands for it,
+    # and the default source (auto) falls back to the bundled real day.
+    swpc = f"http://127.0.0.1:{free_port()}/json/goes/primary/xrays-6-hour.json"
+    env = _env(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+               FLARE_PRODUCERS_SWPC__PRIMARY_URL=swpc)
     terminal = Terminal(tmp_path / "run", env)
     try:
+        warning = terminal.wait_for(re.compile("SWPC does not answer"), 60)
+        assert swpc in warning and "replaying the bundled real flare day" in warning
         children = _run_until_alert_then_interrupt(terminal, env["FLARE_WEB_PORT"])
     finally:
         terminal.close()
@@ -165,7 +172,7 @@ def test_local_run_on_a_broker_prints_real_alerts_and_stops_on_ctrl_c(
                            "(python -m devstack fetch)")
 def test_local_run_starts_and_stops_its_own_broker(tmp_path: Path) -> None:
     env = _env()
-    terminal = Terminal(tmp_path / "run", env)
+    terminal = Terminal(tmp_path / "run", env, "--source", "replay")
     try:
         line = terminal.wait_for(re.compile(r"^  kafka +(127\.0\.0\.1:\d+)"),
                                  ALERT_WITHIN_S)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from devstack import run
+from devstack.kafka import free_port
 from devstack.run import LocalRun, Service, parse_speed
 
 
@@ -88,6 +91,41 @@ def test_a_finished_replay_is_not_a_failure_but_a_dead_service_is(
 
 def test_run_refuses_a_bad_speed_before_starting_anything(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run.run(tmp_path / "run", live=False, speed="fast") == 2
+    assert run.run(tmp_path / "run", source="replay", speed="fast") == 2
     assert "speed 'fast'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_swpc_trouble_names_the_url_that_does_not_answer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{free_port()}/json/goes/primary/xrays-6-hour.json"
+    monkeypatch.setenv("FLARE_PRODUCERS_SWPC__PRIMARY_URL", url)
+    trouble = run.swpc_trouble(timeout_s=2)
+    assert trouble is not None and trouble.startswith(url)
+
+
+def test_swpc_trouble_is_none_when_the_feed_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = (Path(__file__).parents[2] / "data" / "swpc" /
+             "xrays-6-hour_goes18_20260706.json").read_bytes()
+
+    class Feed(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        monkeypatch.setenv("FLARE_PRODUCERS_SWPC__PRIMARY_URL",
+                           f"http://127.0.0.1:{port}/xrays-6-hour.json")
+        assert run.swpc_trouble(timeout_s=5) is None
+    finally:
+        server.shutdown()
+        server.server_close()
