@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from flarecore.alerts import Alert
 from flarecore.engine import AlertDeduplicator, SatelliteEngine
 from flarecore.quarantine import QuarantinedInput
-from flarecore.records import XrsRecord
+from flarecore.records import XrsRecord, minute_to_datetime
 from stream_app.app import app, settings
 from stream_app.model import default_bundle_exists, follow_announcements
 from stream_app.tables import (
@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 STAGE = "stream-app"
 RECOVERY_TAIL = 5000
 """Alerts per partition read back at start, to never publish one twice."""
+SOURCE_OFFSET = "source_offset"
+"""Key of the last processed record's offset, kept with the engine state."""
 
 
 # -- records ------------------------------------------------------------------
@@ -77,6 +79,12 @@ async def _decode(event: EventT) -> XrsRecord | None:
     if not isinstance(raw, bytes | bytearray):
         await _quarantine(event, b"", "empty_value", "the message has no value")
         return None
+    if len(raw) > settings.max_record_bytes:
+        # Not parsed: a record is ~300 bytes, and parsing megabytes costs time.
+        await _quarantine(event, bytes(raw), "oversized",
+                          f"{len(raw)} bytes, over FLARE_MAX_RECORD_BYTES="
+                          f"{settings.max_record_bytes}")
+        return None
     try:
         record = XrsRecord.from_bytes(raw)
     except ValidationError as exc:
@@ -87,6 +95,28 @@ async def _decode(event: EventT) -> XrsRecord | None:
         await _quarantine(event, raw, "key_mismatch",
                           f"key {bytes(key)!r} is not satellite {record.satellite}; "
                           "records are keyed by satellite")
+        return None
+    return await _plausible(event, raw, record)
+
+
+async def _plausible(event: EventT, raw: bytes, record: XrsRecord
+                     ) -> XrsRecord | None:
+    """The record, unless its satellite is unknown or its minute is ahead.
+
+    Either would poison a table: an unknown satellite gets an engine and alerts
+    of its own, and a minute far ahead moves the engine's clock there, so every
+    real minute after it would be ignored as late.
+    """
+    if record.satellite not in settings.known_satellites:
+        await _quarantine(event, raw, "unknown_satellite",
+                          f"satellite {record.satellite} is not in "
+                          "FLARE_KNOWN_SATELLITES")
+        return None
+    ahead_s = record.time_utc.timestamp() - time.time()
+    if ahead_s > settings.future_tolerance_s:
+        await _quarantine(event, raw, "future_time",
+                          f"minute {record.time_utc.isoformat()} is {ahead_s:.0f} s "
+                          "ahead of the wall clock")
         return None
     return record
 
@@ -123,6 +153,9 @@ async def _process_satellite(satellite: int,
     forecaster = model.forecaster  # one model for the whole batch
     engine = (SatelliteEngine.from_state(state, forecaster) if state
               else SatelliteEngine(satellite, forecaster))
+    items = await _drop_backward(engine, (state or {}).get(SOURCE_OFFSET), items)
+    if not items:
+        return
     try:
         out = engine.process([record for record, _ in items])
     except Exception as exc:
@@ -137,13 +170,38 @@ async def _process_satellite(satellite: int,
     # drops the repeated candidates. The other order would lose alerts.
     await _send_candidates(out.alerts)
     partition = items[-1][1].message.partition
-    _store(engines, key, engine.to_state(), partition)
+    offset = max(event.message.offset for _, event in items)
+    _store(engines, key, {**engine.to_state(), SOURCE_OFFSET: offset}, partition)
     if out.minutes:
         _store(current, key, out.minutes[-1].to_dict(), partition)
         metrics.last_data_minute[satellite] = out.minutes[-1].minute
     metrics.records.labels(satellite=key).inc(len(out.minutes))
     if out.ignored:
         metrics.ignored.labels(reason="late_or_duplicate").inc(out.ignored)
+
+
+async def _drop_backward(engine: SatelliteEngine, last_offset: int | None,
+                         items: list[tuple[XrsRecord, EventT]]
+                         ) -> list[tuple[XrsRecord, EventT]]:
+    """Quarantine new records whose minute is at or before the engine's last.
+
+    Records re-delivered after a restart (offset at or before the last one
+    processed) are as old, but expected: the engine ignores and counts them.
+    Only a record appended later with an older minute is a clock gone back.
+    """
+    last_minute = engine.last_minute
+    if last_minute is None or last_offset is None:
+        return items
+    kept = []
+    for record, event in items:
+        if record.minute <= last_minute and event.message.offset > last_offset:
+            await _quarantine(
+                event, record.to_bytes(), "backward_time",
+                f"minute {record.time_utc.isoformat()} is not after the last "
+                f"processed {minute_to_datetime(last_minute).isoformat()}")
+        else:
+            kept.append((record, event))
+    return kept
 
 
 async def _send_candidates(alerts: list[Alert]) -> None:

@@ -39,6 +39,16 @@ class StreamSettings(BaseSettings):
                                   description="/ready wants a record this recent")
     recent_alerts_kept: int = Field(default=500, ge=1)
 
+    known_satellites: frozenset[int] = Field(
+        default=frozenset(range(1, 20)),
+        description="GOES numbers accepted (GOES-1..19); others are quarantined")
+    future_tolerance_s: float = Field(
+        default=120.0, ge=0, description="a minute further ahead of the wall "
+        "clock is quarantined as future_time (as the SWPC poller does)")
+    max_record_bytes: int = Field(
+        default=16_384, ge=1024,
+        description="larger values are quarantined unparsed (a record is ~300 B)")
+
     predict_max_histories: int = Field(default=32, ge=1)
     predict_max_minutes: int = Field(default=1440, ge=1)
     predict_max_body_bytes: int = Field(default=1_000_000, ge=1024)
