@@ -46,6 +46,11 @@ def _fit(settings: TrainerSettings, args: argparse.Namespace) -> int:
     out = args.out or settings.work_dir / "latest"
     result = train(_paths(settings, args), out, settings.horizon_minutes,
                    random_state=settings.random_state)
+    if args.record_reproduction:
+        from trainer.settings import REPO_ROOT
+        from trainer.training import record_reproduction
+
+        record_reproduction(out, REPO_ROOT, settings.random_state)
     if args.register:
         from trainer.registry import Registry
 
@@ -133,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
                      default=True, help="log and register in MLflow (default on)")
     fit.add_argument("--promote", action="store_true",
                      help="promote to the serving alias if the gates pass")
+    fit.add_argument("--record-reproduction", action="store_true",
+                     help="also record the small in-repo reproduction run "
+                     "(for the shipped default model)")
 
     evaluate = commands.add_parser("evaluate", help="score a model and the baselines")
     _data_args(evaluate)

@@ -81,7 +81,13 @@ class FlareClassifier(ClassifierMixin, BaseEstimator):
             early_stopping=False, random_state=self.random_state,
         ).fit(X[rows], y[rows])
         self.classes_ = self.estimator_.classes_
+        self.n_iter_ = self.estimator_.n_iter_
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # data gaps are NaN features
+        return tags
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities of each class in ``classes_``."""
@@ -91,6 +97,7 @@ class FlareClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class."""
+        check_is_fitted(self)
         return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
 
     def warn(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +106,7 @@ class FlareClassifier(ClassifierMixin, BaseEstimator):
         return p_ge_m(full) >= self.threshold_m, p_ge_x(full) >= self.threshold_x
 
     def _rows_kept(self, y: np.ndarray) -> np.ndarray:
-        quiet = y < 2
+        quiet = np.isin(y, (0, 1))  # class indices of A and B
         if self.quiet_fraction >= 1 or not quiet.any():
             return np.arange(y.size)
         rng = check_random_state(self.random_state)
