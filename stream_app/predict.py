@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flarecore.classes import CLASS_LETTERS, flare_class
-from flarecore.features import MinuteGrid, compute
+from flarecore.features import LOOKBACK_MINUTES, MinuteGrid, compute
 from flarecore.forecast import M_INDEX, X_INDEX, Forecaster
 from flarecore.records import MAX_PLAUSIBLE_FLUX_WM2
 
@@ -66,14 +66,26 @@ class PredictRequest(BaseModel):
         return None
 
 
+def _lookback(minutes: list[MinuteIn]) -> list[MinuteIn]:
+    """The minutes the last one's features can see.
+
+    The grid spans first to last minute: two minutes years apart would ask for
+    gigabytes (a 500, or a worker killed for memory), for features that look
+    back only LOOKBACK_MINUTES anyway.
+    """
+    last = max(m.minute for m in minutes)
+    return [m for m in minutes if m.minute > last - LOOKBACK_MINUTES]
+
+
 def predict(forecaster: Forecaster, request: PredictRequest) -> list[dict[str, object]]:
     """Forecast for the last minute of each history, one model call for all."""
     rows, lasts = [], []
     for history in request.histories:
+        used = _lookback(history.minutes)
         grid = MinuteGrid.from_points(
-            np.array([m.minute for m in history.minutes], dtype=np.int64),
-            np.array([m.xrsa_flux_wm2 or np.nan for m in history.minutes]),
-            np.array([m.xrsb_flux_wm2 or np.nan for m in history.minutes]),
+            np.array([m.minute for m in used], dtype=np.int64),
+            np.array([m.xrsa_flux_wm2 or np.nan for m in used]),
+            np.array([m.xrsb_flux_wm2 or np.nan for m in used]),
         )
         rows.append(compute(grid)[-1])
         lasts.append(grid)
