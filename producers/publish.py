@@ -79,6 +79,21 @@ class Publisher:
             logger.error("producer stop timed out; unacknowledged sends abandoned "
                          "timeout_s=%s", timeout_s)
 
+    async def restart(self, stop_timeout_s: float = 5.0) -> None:
+        """Replace the producer with a new one; raises ``KafkaError`` if unreachable.
+
+        After a failed send the idempotent producer's sequence numbers no longer
+        match the broker's, and every later send fails with
+        ``OutOfOrderSequenceNumber``; a new producer gets a new id and starts over.
+        """
+        await self.stop(stop_timeout_s)
+        await self.start()
+
+    async def published_since(self, since: datetime) -> dict[int, set[int]]:
+        """Minutes per satellite appended to the records topic since ``since``."""
+        return await published_minutes(self._kafka, self._topics.records,
+                                       self._topics.records_partitions, since)
+
     async def send(self, items: Sequence[XrsRecord | QuarantinedInput]) -> Delivery:
         """Send items in batches; report which were acknowledged.
 

@@ -12,9 +12,10 @@ import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, Field
 
 from flarecore.quarantine import QuarantinedInput
@@ -26,6 +27,7 @@ from producers.publish import Publisher
 logger = logging.getLogger(__name__)
 
 STAGE = "replay"
+RESEND_MARGIN = timedelta(minutes=1)
 Item = XrsRecord | QuarantinedInput
 
 
@@ -152,6 +154,9 @@ def _due(data_s: float, first_s: float, speed: Speed) -> float:
 async def _send(publisher: Publisher, batch: list[Item], attempts: int,
                 sleep: Callable[[float], Awaitable[None]]) -> None:
     remaining = batch
+    # Records sent from here on carry a later Kafka timestamp; the margin covers
+    # a broker clock a little behind ours.
+    since = datetime.now(UTC) - RESEND_MARGIN
     for attempt in range(1, attempts + 1):
         delivery = await publisher.send(remaining)
         sent = {id(item) for item in delivery.delivered}
@@ -161,7 +166,28 @@ async def _send(publisher: Publisher, batch: list[Item], attempts: int,
         logger.warning("replay publish failed attempt=%d/%d unsent=%d error=%r",
                        attempt, attempts, len(remaining), delivery.error)
         await sleep(min(2.0 ** attempt, 30.0))
-    # TODO(#3): a resent batch whose first send landed unacknowledged is
-    # duplicated; consumers key state by (satellite, minute) and tolerate it.
+        remaining = await _not_landed(publisher, remaining, since)
     raise ProducerError(f"replay abandoned: {len(remaining)} items unsent after "
                         f"{attempts} attempts")
+
+
+async def _not_landed(publisher: Publisher, items: list[Item],
+                      since: datetime) -> list[Item]:
+    """The items still to send, on a fresh producer, after a failed send.
+
+    A send can fail and still have landed (the broker wrote it, the answer was
+    lost): records found on the topic are not sent again. Quarantined inputs are
+    not looked up and may be written twice.
+    """
+    try:
+        await publisher.restart()
+        found = await publisher.published_since(since)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        logger.warning("kafka still unavailable error=%r unsent=%d", exc, len(items))
+        return items
+    left = [item for item in items if not isinstance(item, XrsRecord)
+            or item.minute not in found.get(item.satellite, set())]
+    if len(left) < len(items):
+        logger.info("replay records found on the topic, not resent count=%d",
+                    len(items) - len(left))
+    return left
