@@ -127,8 +127,8 @@ def service_env(kafka: KafkaSettings, topics: TopicSettings,
 class Worker:
     """``python -m stream_app worker`` as a subprocess, read through its HTTP."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
+    def __init__(self, env: dict[str, str], log: Path, repo: Path = REPO) -> None:
+        self.env, self.log, self.repo = env, log, repo
         self.url = f"http://127.0.0.1:{env['FLARE_WEB_PORT']}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -136,7 +136,7 @@ class Worker:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "stream_app", "worker", "-l", "warn"],
-                cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+                cwd=self.repo, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.get(self.url + path, timeout=5, **kwargs)

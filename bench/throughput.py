@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
     LEGACY_2010,
+    REPO,
     Worker,
     create_topics,
     day_model,
@@ -127,15 +128,16 @@ async def raw_consume(kafka: KafkaSettings, topic: str, partitions: int,
 
 
 def worker_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
-               model_dir: Path, work: Path, batch_size: int) -> WorkerRun:
-    """One fresh worker over the whole topic, timed through its metrics."""
+               model_dir: Path, work: Path, batch_size: int,
+               repo: Path = REPO) -> WorkerRun:
+    """One fresh worker (of the code in ``repo``) over the whole topic."""
     run = run_id()
     own = topics_for(run, records=topics.records,
                      partitions=topics.records_partitions)
     create_topics(kafka, own)
     env = worker_env(kafka, own, run, model_dir, work / f"data-{run}",
                      FLARE_BATCH_SIZE=str(batch_size))
-    worker = Worker(env, work / f"worker-{run}.log")
+    worker = Worker(env, work / f"worker-{run}.log", repo)
     worker.start()
     try:
         worker.wait_until(lambda: worker.handled() > 0, "first records",
@@ -216,6 +218,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="bundle to serve (default: the real-day test model)")
+    parser.add_argument("--baseline-repo", type=Path, default=None,
+                        help="also time a worker of this checkout (e.g. `git "
+                        "archive <commit> | tar -x -C DIR`) in each run: before/after")
+    parser.add_argument("--skip-bare", action="store_true",
+                        help="leave out the bare faust agent")
     args = parser.parse_args()
 
     kafka = KafkaSettings()
@@ -239,7 +246,7 @@ def main() -> None:
           f"{total / replay_s:.0f} records/s)")
 
     results: dict[str, list[float]] = {"ceiling": [], "decode": [], "bare_faust": [],
-                                       "worker": [], "ratio": []}
+                                       "baseline": [], "worker": [], "ratio": []}
     rss_runs: list[list[int]] = []
     try:
         for number in range(1, args.runs + 1):
@@ -248,9 +255,14 @@ def main() -> None:
             ceiling = count / seconds
             count_d, seconds_d = asyncio.run(raw_consume(
                 kafka, topics.records, topics.records_partitions, decode=True))
-            bare = bare_faust_run(kafka, topics, total, work, args.batch_size)
+            bare = (WorkerRun(0, float("nan")) if args.skip_bare else
+                    bare_faust_run(kafka, topics, total, work, args.batch_size))
+            base = (WorkerRun(0, float("nan")) if args.baseline_repo is None else
+                    worker_run(kafka, topics, total, model_dir, work,
+                               args.batch_size, args.baseline_repo))
             run = worker_run(kafka, topics, total, model_dir, work, args.batch_size)
             results["bare_faust"].append(bare.rate)
+            results["baseline"].append(base.rate)
             results["ceiling"].append(ceiling)
             results["decode"].append(count_d / seconds_d)
             results["worker"].append(run.rate)
@@ -259,6 +271,7 @@ def main() -> None:
             print(f"run {number}: ceiling={ceiling:,.0f}/s ({count} in {seconds:.2f} s)"
                   f" decode={count_d / seconds_d:,.0f}/s"
                   f" bare_faust={bare.rate:,.0f}/s"
+                  f" baseline_worker={base.rate:,.0f}/s"
                   f" worker={run.rate:,.0f}/s ({run.records} in {run.seconds:.1f} s)"
                   f" ratio={run.rate / ceiling:.3f}"
                   f" rss_mib={[round(k / 1024) for k in run.rss_kib]}"
@@ -273,7 +286,9 @@ def main() -> None:
                for name, values in results.items()}
     print(f"\nmedian of {args.runs} runs: ceiling={summary['ceiling']:,.0f}/s "
           f"decode={summary['decode']:,.0f}/s "
-          f"bare_faust={summary['bare_faust']:,.0f}/s worker={summary['worker']:,.0f}/s "
+          f"bare_faust={summary['bare_faust']:,.0f}/s "
+          f"baseline_worker={summary['baseline']:,.0f}/s "
+          f"worker={summary['worker']:,.0f}/s "
           f"worker/ceiling={summary['ratio']:.3f} (target worker >= 20,000/s)")
     first_rss = [r[0] for r in rss_runs]
     last_rss = [r[-1] for r in rss_runs]

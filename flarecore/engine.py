@@ -34,6 +34,7 @@ Alert rules (one alert per flare, or warning episode, per kind and level):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ EMITTED_MEMORY = 512
 """How many alert ids an engine remembers to never repeat an alert."""
 _LEVEL_ORDER = list(ALERT_LEVELS)
 _WARNING_LEVELS = {"M": M1_WM2, "X": X1_WM2}
+_Forecast = tuple[tuple[float, ...], float, float]
+"""One minute's (P(A..X), P(>= M), P(X))."""
 
 
 def usable_flux(flux_wm2: float | None, quality: Quality) -> float:
@@ -178,43 +181,52 @@ class SatelliteEngine:
         accepted = self._accept(records, out)
         if not accepted:
             return out
-        features = self._features(accepted)
+        # Per-record work is the cost of a replay (tens of thousands of minutes
+        # a second): everything that can be is done once per batch, in numpy.
+        minutes = sorted(accepted)
+        rows = [accepted[m] for m in minutes]
+        flux_a = np.array([usable_flux(r.xrsa_flux_wm2, r.xrsa_quality) for r in rows])
+        flux_b = np.array([usable_flux(r.xrsb_flux_wm2, r.xrsb_quality) for r in rows])
+        features = self._features(np.array(minutes, dtype=np.int64), flux_a, flux_b)
         out.features = features
-        proba = self._forecast(features, accepted)
-        for index, record in enumerate(accepted):
-            row = None if proba is None else proba[index]
-            self._step(record, row, out)
+        forecasts = self._forecasts(features)
+        for minute, a, b, forecast in zip(minutes, _cleaned(flux_a), _cleaned(flux_b),
+                                          forecasts):
+            self._step(minute, a, b, forecast, out)
         return out
 
     def _accept(self, records: Sequence[XrsRecord],
-                out: EngineOutput) -> list[XrsRecord]:
-        """Sorted, de-duplicated records of this satellite after the last minute."""
+                out: EngineOutput) -> dict[int, XrsRecord]:
+        """Records of this satellite after the last minute, the last one per minute."""
         by_minute: dict[int, XrsRecord] = {}
+        last = self.last_minute
         for record in records:
+            minute = record.minute
             if record.satellite != self.satellite:
                 out.rejected += 1
-            elif self.last_minute is not None and record.minute <= self.last_minute:
+            elif last is not None and minute <= last:
                 out.ignored += 1
             else:
-                if record.minute in by_minute:
+                if minute in by_minute:
                     out.ignored += 1
-                by_minute[record.minute] = record
-        return [by_minute[m] for m in sorted(by_minute)]
+                by_minute[minute] = record
+        return by_minute
 
-    def _features(self, accepted: list[XrsRecord]) -> np.ndarray:
-        """Feature rows of the accepted minutes, one gap-separated segment at once."""
+    def _features(self, minutes: np.ndarray, flux_a: np.ndarray,
+                  flux_b: np.ndarray) -> np.ndarray:
+        """Feature rows of the sorted accepted minutes, one gap-free segment at once."""
         rows: list[np.ndarray] = []
-        for segment in _segments(accepted):
-            grid = self._grid(segment)
-            offsets = np.array([r.minute for r in segment]) - grid.start_minute
-            rows.append(compute(grid)[offsets])
+        for lo, hi in _segments(minutes):
+            grid = self._grid(minutes[lo:hi], flux_a[lo:hi], flux_b[lo:hi])
+            rows.append(compute(grid)[minutes[lo:hi] - grid.start_minute])
             self._keep_history(grid)
         return np.concatenate(rows)
 
-    def _grid(self, segment: list[XrsRecord]) -> MinuteGrid:
+    def _grid(self, minutes: np.ndarray, flux_a: np.ndarray,
+              flux_b: np.ndarray) -> MinuteGrid:
         """History plus segment on one grid that starts a lookback before it."""
-        start = segment[0].minute - (LOOKBACK_MINUTES - 1)
-        size = segment[-1].minute - start + 1
+        start = int(minutes[0]) - (LOOKBACK_MINUTES - 1)
+        size = int(minutes[-1]) - start + 1
         xrsa, xrsb = np.full(size, np.nan), np.full(size, np.nan)
         if self.last_minute is not None:
             hist_start = self.last_minute - LOOKBACK_MINUTES + 1
@@ -224,11 +236,8 @@ class SatelliteEngine:
                     self.xrsa_wm2[lo - hist_start:])
                 xrsb[lo - start:self.last_minute - start + 1] = (
                     self.xrsb_wm2[lo - hist_start:])
-        for record in segment:
-            xrsa[record.minute - start] = usable_flux(record.xrsa_flux_wm2,
-                                                      record.xrsa_quality)
-            xrsb[record.minute - start] = usable_flux(record.xrsb_flux_wm2,
-                                                      record.xrsb_quality)
+        xrsa[minutes - start] = flux_a
+        xrsb[minutes - start] = flux_b
         return MinuteGrid(start, xrsa, xrsb)
 
     def _keep_history(self, grid: MinuteGrid) -> None:
@@ -236,40 +245,38 @@ class SatelliteEngine:
         self.xrsb_wm2 = grid.xrsb_wm2[-LOOKBACK_MINUTES:].copy()
         self.last_minute = grid.start_minute + len(grid) - 1
 
-    def _forecast(self, features: np.ndarray,
-                  accepted: list[XrsRecord]) -> np.ndarray | None:
-        """One ``predict_proba`` call for the batch; NaN rows without XRS-B."""
+    def _forecasts(self, features: np.ndarray) -> list[_Forecast | None]:
+        """One ``predict_proba`` call for the batch; None for minutes without XRS-B."""
         if self.forecaster is None:
-            return None
-        proba = np.full((len(accepted), len(CLASS_LETTERS)), np.nan)
+            return [None] * len(features)
         usable = ~np.isnan(features[:, 0])  # log_b: the minute has XRS-B
-        if usable.any():
-            proba[usable] = self.forecaster.predict_proba(features[usable])
-        return proba
+        if not usable.any():
+            return [None] * len(features)
+        proba = self.forecaster.predict_proba(features[usable])
+        rows = iter(zip(map(tuple, proba.tolist()),
+                        proba[:, M_INDEX:].sum(axis=1).tolist(),
+                        proba[:, X_INDEX].tolist()))
+        return [next(rows) if ok else None for ok in usable.tolist()]
 
     # -- one minute -------------------------------------------------------------
 
-    def _step(self, record: XrsRecord, proba: np.ndarray | None,
-              out: EngineOutput) -> None:
+    def _step(self, minute: int, flux_a: float | None, flux_b: float | None,
+              forecast: _Forecast | None, out: EngineOutput) -> None:
         """Track, alert and describe one accepted minute."""
-        flux_b = _clean(usable_flux(record.xrsb_flux_wm2, record.xrsb_quality))
-        flux_a = _clean(usable_flux(record.xrsa_flux_wm2, record.xrsa_quality))
-        if proba is not None and np.isnan(proba[0]):
-            proba = None
+        proba, p_ge_m, p_ge_x = forecast or (None, None, None)
         state = MinuteState(
-            satellite=self.satellite, minute=record.minute,
+            satellite=self.satellite, minute=minute,
             xrsa_flux_wm2=flux_a, xrsb_flux_wm2=flux_b,
             flare_class=flare_class(flux_b) if flux_b is not None else None,
             r_level=r_level(flux_b) if flux_b is not None else 0,
-            proba=None if proba is None else tuple(float(p) for p in proba),
-            p_ge_m=None if proba is None else float(proba[M_INDEX:].sum()),
-            p_ge_x=None if proba is None else float(proba[X_INDEX]),
-            active_flare_id=None,
+            proba=proba, p_ge_m=p_ge_m, p_ge_x=p_ge_x, active_flare_id=None,
         )
-        events = self.tracker.update(record.minute, flux_b)
-        out.flare_events += events
+        events = self.tracker.update(minute, flux_b)
+        if events:
+            out.flare_events += events
         if flux_b is not None:
-            self._level_alerts(state, out)
+            if self.tracker.active is not None:
+                self._level_alerts(state, out)
             for event in events:
                 self._event_alert(event, state, out)
             self._warning_alerts(state, out)
@@ -310,6 +317,9 @@ class SatelliteEngine:
         if self.forecaster is None or state.p_ge_m is None:
             return
         thresholds = self.forecaster.info.thresholds
+        if (not self.warnings and state.p_ge_m < thresholds.p_ge_m
+                and (state.p_ge_x or 0.0) < thresholds.p_ge_x):
+            return  # the usual quiet minute: no episode to open, count or close
         for level, probability, threshold in (
             ("M", state.p_ge_m, thresholds.p_ge_m),
             ("X", state.p_ge_x, thresholds.p_ge_x),
@@ -406,14 +416,16 @@ def _array(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _segments(records: list[XrsRecord]) -> list[list[XrsRecord]]:
-    """Split sorted records where a gap exceeds the lookback (bounded grids)."""
-    segments: list[list[XrsRecord]] = [[records[0]]]
-    for record in records[1:]:
-        if record.minute - segments[-1][-1].minute > LOOKBACK_MINUTES:
-            segments.append([])
-        segments[-1].append(record)
-    return segments
+def _segments(minutes: np.ndarray) -> list[tuple[int, int]]:
+    """Index ranges of sorted minutes, split where a gap exceeds the lookback."""
+    cuts = (np.flatnonzero(np.diff(minutes) > LOOKBACK_MINUTES) + 1).tolist()
+    bounds = [0, *cuts, len(minutes)]
+    return list(itertools.pairwise(bounds))
+
+
+def _cleaned(flux_wm2: np.ndarray) -> list[float | None]:
+    """Python floats, None for NaN (no usable value)."""
+    return [None if math.isnan(v) else v for v in flux_wm2.tolist()]
 
 
 def _with_flare(state: MinuteState, flare_id: str | None) -> MinuteState:
