@@ -101,13 +101,16 @@ async def raw_consume(kafka: KafkaSettings, topic: str, partitions: int,
     """Read the whole topic once; (messages, seconds)."""
     consumer = AIOKafkaConsumer(
         **kafka.aiokafka_kwargs(), group_id=None, enable_auto_commit=False,
-        max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+        auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
+        # Explicit offsets: seek_to_beginning right after assign() can lose to
+        # the assignment's own reset to "latest", and the loop then waits forever.
+        for tp, begin in (await consumer.beginning_offsets(tps)).items():
+            consumer.seek(tp, begin)
         count, total_bytes = 0, 0
         started = time.perf_counter()
         remaining = {tp for tp in tps if ends[tp] > 0}
@@ -125,6 +128,22 @@ async def raw_consume(kafka: KafkaSettings, topic: str, partitions: int,
         return count, time.perf_counter() - started
     finally:
         await consumer.stop()
+
+
+def timed_consume(kafka: KafkaSettings, topic: str, partitions: int,
+                  decode: bool) -> tuple[int, float]:
+    """``raw_consume``, retried once if it stalls.
+
+    A raw read of the year takes seconds; a stall (as seek_to_beginning once
+    caused) costs a retry, not the run.
+    """
+    for attempt in (1, 2):
+        try:
+            return asyncio.run(asyncio.wait_for(
+                raw_consume(kafka, topic, partitions, decode), timeout=120))
+        except TimeoutError:
+            print(f"raw read stalled (attempt {attempt}, decode={decode})")
+    raise SystemExit("raw read stalled twice")
 
 
 def worker_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
@@ -250,11 +269,11 @@ def main() -> None:
     rss_runs: list[list[int]] = []
     try:
         for number in range(1, args.runs + 1):
-            count, seconds = asyncio.run(raw_consume(
-                kafka, topics.records, topics.records_partitions, decode=False))
+            count, seconds = timed_consume(kafka, topics.records,
+                                           topics.records_partitions, decode=False)
             ceiling = count / seconds
-            count_d, seconds_d = asyncio.run(raw_consume(
-                kafka, topics.records, topics.records_partitions, decode=True))
+            count_d, seconds_d = timed_consume(kafka, topics.records,
+                                               topics.records_partitions, decode=True)
             bare = (WorkerRun(0, float("nan")) if args.skip_bare else
                     bare_faust_run(kafka, topics, total, work, args.batch_size))
             base = (WorkerRun(0, float("nan")) if args.baseline_repo is None else
