@@ -23,8 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure("DEBUG" if args.verbose else "INFO")
     settings = TrainerSettings()
+    from threadpoolctl import threadpool_limits
+
     try:
-        return int(_COMMANDS[args.command](settings, args))
+        with threadpool_limits(limits=settings.threads, user_api="openmp"):
+            return int(_COMMANDS[args.command](settings, args))
     except (FlareError, FileNotFoundError, OSError) as exc:
         if args.verbose:
             logger.exception("trainer %s failed", args.command)

@@ -51,6 +51,10 @@ class TrainerSettings(BaseSettings):
                             description="the shared real archive (../shared/data)")
     horizon_minutes: int = Field(default=30, gt=0)
     random_state: int = 0
+    threads: int = Field(
+        default=1, ge=1,
+        description="OpenMP threads of the boosting; on a shared 2-core machine "
+        "two spinning threads fit ~4x slower than one (bench/trainer.py)")
     work_dir: Path = Field(default=Path("runs/trainer"),
                            description="where fit writes bundles and reports")
     tracking_uri: str = Field(

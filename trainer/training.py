@@ -43,14 +43,18 @@ def train(paths: list[Path], out_dir: Path, horizon_minutes: int = 30,
     """Build the dataset, cross-validate, fit on everything and save the bundle."""
     started = time.monotonic()
     dataset = build(paths, horizon_minutes)
+    stages = {"dataset": time.monotonic() - started}
     estimator = FlareClassifier(random_state=random_state, **(params or {}))
     cv = cross_validate(estimator, dataset, n_splits, inner_splits, random_state)
+    stages["cross_validation"] = time.monotonic() - started - sum(stages.values())
     # The outer folds' out-of-fold probabilities cover every row from a model that
     # did not see its day: the honest basis for the final model's thresholds.
     chosen = tuned_thresholds(dataset, cv.proba)
     rule = RiseRateRule().tuned(dataset, event_evaluator(dataset, M1_WM2),
                                 event_evaluator(dataset, X1_WM2))
     model = clone(estimator).set_params(**chosen).fit(dataset.features, dataset.labels)
+    stages["final_fit"] = time.monotonic() - started - sum(stages.values())
+    logger.info("fit stages %s", " ".join(f"{k}_s={v:.1f}" for k, v in stages.items()))
     info = _info(model, dataset, cv, chosen, estimator, n_splits, random_state,
                  time.monotonic() - started)
     info.training["rise_rate_rule"] = rule.model_dump()
