@@ -153,7 +153,8 @@ async def _process_satellite(satellite: int,
     forecaster = model.forecaster  # one model for the whole batch
     engine = (SatelliteEngine.from_state(state, forecaster) if state
               else SatelliteEngine(satellite, forecaster))
-    items = await _drop_backward(engine, (state or {}).get(SOURCE_OFFSET), items)
+    last_offset = (state or {}).get(SOURCE_OFFSET)
+    items = await _drop_backward(engine, last_offset, items)
     if not items:
         return
     try:
@@ -170,7 +171,9 @@ async def _process_satellite(satellite: int,
     # drops the repeated candidates. The other order would lose alerts.
     await _send_candidates(out.alerts)
     partition = items[-1][1].message.partition
-    offset = max(event.message.offset for _, event in items)
+    # Never lower: a batch of re-delivered records ends before the last offset.
+    offset = max([event.message.offset for _, event in items]
+                 + ([last_offset] if last_offset is not None else []))
     _store(engines, key, {**engine.to_state(), SOURCE_OFFSET: offset}, partition)
     if out.minutes:
         _store(current, key, out.minutes[-1].to_dict(), partition)
