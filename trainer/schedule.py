@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -76,18 +77,24 @@ def _failed(detail: str) -> FetchResult:
     return FetchResult(ok=False, detail=detail)
 
 
-def run_once(settings: TrainerSettings) -> RunRecord:
-    """Fetch, fit, register and gate once; never raises, records what failed."""
+def run_once(settings: TrainerSettings, paths: list[Path] | None = None,
+             params: dict[str, Any] | None = None) -> RunRecord:
+    """Fetch, fit, register and gate once; never raises, records what failed.
+
+    ``paths`` replaces the training set under the data root, ``params`` the
+    model's hyperparameters (tests train a small model on in-repo files).
+    """
     from trainer.registry import Registry
     from trainer.training import train
 
     record = RunRecord(started_utc=datetime.now(UTC))
+    logger.info("scheduled run started data_root=%s", settings.data_root)
     try:
         record.fetch = fetch(settings)
-        paths = sets.resolve("training", settings.data_root)
-        paths += [Path(p) for p in record.fetch.files]
+        files = list(paths) if paths else sets.resolve("training", settings.data_root)
+        files += [Path(p) for p in record.fetch.files]
         out = settings.work_dir / record.started_utc.strftime("%Y%m%dT%H%M%SZ")
-        result = train(paths, out, settings.horizon_minutes,
+        result = train(files, out, settings.horizon_minutes, params=params,
                        random_state=settings.random_state)
         record.trained = True
         registry = Registry(settings)
