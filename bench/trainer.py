@@ -7,10 +7,12 @@ polls ``/proc`` every 0.1 s and sums the resident set size (VmRSS) of the child 
 all its descendants; the peak of that sum is the reported memory. Wall time is
 from the start of the subprocess to its exit, interpreter start-up and file reading
 included. The child's own log gives the time of each stage (dataset, cross-
-validation, final fit), printed alongside. With ``--runs N`` the median is given.
+validation, final fit), printed alongside. With ``--runs N`` the median is given;
+with ``--threads 1 2`` each run trains once per ``FLARE_TRAINER_THREADS`` value,
+interleaved, and the ratios to the first value are printed.
 
-    .venv/bin/python bench/trainer.py            # one run, ~ minutes
-    .venv/bin/python bench/trainer.py --runs 3
+    .venv/bin/python bench/trainer.py                  # one run, minutes
+    .venv/bin/python bench/trainer.py --threads 1 2    # OpenMP threads side by side
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def one_run(data_set: str, extra: list[str]) -> tuple[float, int, str]:
+def one_run(data_set: str, extra: list[str], threads: int
+            ) -> tuple[float, int, str]:
     """Wall seconds, peak tree RSS (KiB) and the stage line of one training."""
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "trainer", "fit", "--no-register",
@@ -69,8 +72,9 @@ def one_run(data_set: str, extra: list[str]) -> tuple[float, int, str]:
         log = Path(tmp) / "fit.log"
         started = time.monotonic()
         with open(log, "w") as handle:
+            env = os.environ | {"FLARE_TRAINER_THREADS": str(threads)}
             child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                                     stderr=handle)
+                                     stderr=handle, env=env)
             peak = 0
             while child.poll() is None:
                 peak = max(peak, tree_rss_kib(child.pid))
@@ -88,6 +92,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--set", default="training", help="trainer file set")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1],
+                        help="FLARE_TRAINER_THREADS values, measured in turn")
     parser.add_argument("extra", nargs="*", help="more arguments for trainer fit")
     args = parser.parse_args()
 
@@ -97,15 +103,22 @@ def main() -> None:
     print("method: python -m trainer fit --no-register --set "
           f"{args.set} in a subprocess; wall clock start to exit; peak = max over "
           "0.1 s polls of the summed VmRSS of the process tree (/proc)")
-    times, peaks = [], []
+    results: dict[int, tuple[list[float], list[int]]] = {}
     for run in range(args.runs):
-        seconds, peak_kib, stages = one_run(args.set, args.extra)
-        times.append(seconds)
-        peaks.append(peak_kib)
-        print(f"run {run + 1}: wall_s={seconds:.1f} peak_rss_mib={peak_kib / 1024:.0f} "
-              f"stages: {stages}")
-    print(f"median of {args.runs}: wall_s={statistics.median(times):.1f} "
-          f"peak_rss_mib={statistics.median(peaks) / 1024:.0f}")
+        # Interleaved, so that a change of machine load hits every setting alike.
+        for threads in args.threads:
+            seconds, peak_kib, stages = one_run(args.set, args.extra, threads)
+            times, peaks = results.setdefault(threads, ([], []))
+            times.append(seconds)
+            peaks.append(peak_kib)
+            print(f"run {run + 1} threads={threads}: wall_s={seconds:.1f} "
+                  f"peak_rss_mib={peak_kib / 1024:.0f} stages: {stages}", flush=True)
+    base = statistics.median(results[args.threads[0]][0])
+    for threads, (times, peaks) in results.items():
+        median = statistics.median(times)
+        print(f"median of {args.runs} threads={threads}: wall_s={median:.1f} "
+              f"peak_rss_mib={statistics.median(peaks) / 1024:.0f} "
+              f"ratio_to_threads={args.threads[0]}: {median / base:.2f}")
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"loadavg(1,5,15) at end={load}")
 
