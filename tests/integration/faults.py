@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
@@ -33,7 +33,6 @@ from tests.integration.test_stream_replay import Worker, _free_port
 from tests.unit.stream_app.realday import fit_day_model
 
 ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 
 __all__ = ["Worker", "free_port"]
 free_port = _free_port

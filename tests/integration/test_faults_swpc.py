@@ -37,7 +37,8 @@ from tests.unit.producers.loopback import Reply, serve_script
 
 pytestmark = pytest.mark.timeout(180)
 
-REPLY = ROOT / "tests" / "data" / "swpc" / "xrays-6-hour_committed-20230831T051730Z.json"
+REPLY = (ROOT / "tests" / "data" / "swpc"
+         / "xrays-6-hour_committed-20230831T051730Z.json")
 """GOES-16, 2023-08-30 22:20 to 2023-08-31 04:17: 358 minutes, two channels each."""
 
 WHOLE_REPLY_REASONS = {"invalid_json", "not_an_array"}
