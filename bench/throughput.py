@@ -76,6 +76,24 @@ class WorkerRun:
         return self.records / self.seconds
 
 
+def flatness(rss_kib: list[int], total: int) -> str:
+    """RSS at the end of the first tenth vs the end, and the slope after it.
+
+    Samples are taken at each tenth of the records; the first tenth is warm-up
+    (tables, model, caches fill), so the slope is fitted over the rest.
+    """
+    if len(rss_kib) < 4:
+        return f"too few samples: {rss_kib}"
+    tail = [k / 1024 for k in rss_kib[1:]]
+    xs = [i * total / (len(rss_kib) - 1) / 1e5 for i in range(1, len(rss_kib))]
+    mean_x, mean_y = sum(xs) / len(xs), sum(tail) / len(tail)
+    slope = (sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, tail))
+             / sum((x - mean_x) ** 2 for x in xs))
+    return (f"start={rss_kib[0] / 1024:.0f} MiB first_tenth={tail[0]:.0f} MiB "
+            f"last={tail[-1]:.0f} MiB slope={slope:+.2f} MiB/100k records "
+            f"samples={[round(v) for v in tail]}")
+
+
 def year_paths(months: int | None) -> list[Path]:
     """The 2010 monthly files of both satellites, optionally the first months."""
     paths = sorted(LEGACY_2010.glob("g1[45]_xrs_1m_2010*.nc"))
@@ -148,14 +166,15 @@ def timed_consume(kafka: KafkaSettings, topic: str, partitions: int,
 
 def worker_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
                model_dir: Path, work: Path, batch_size: int,
-               repo: Path = REPO) -> WorkerRun:
+               repo: Path = REPO, within_s: float = 0.5) -> WorkerRun:
     """One fresh worker (of the code in ``repo``) over the whole topic."""
     run = run_id()
     own = topics_for(run, records=topics.records,
                      partitions=topics.records_partitions)
     create_topics(kafka, own)
     env = worker_env(kafka, own, run, model_dir, work / f"data-{run}",
-                     FLARE_BATCH_SIZE=str(batch_size))
+                     FLARE_BATCH_SIZE=str(batch_size),
+                     FLARE_BATCH_WITHIN_S=str(within_s))
     worker = Worker(env, work / f"worker-{run}.log", repo)
     worker.start()
     try:
@@ -240,6 +259,8 @@ def main() -> None:
     parser.add_argument("--baseline-repo", type=Path, default=None,
                         help="also time a worker of this checkout (e.g. `git "
                         "archive <commit> | tar -x -C DIR`) in each run: before/after")
+    parser.add_argument("--within", type=float, default=0.5,
+                        help="the workers' FLARE_BATCH_WITHIN_S (batch wait)")
     parser.add_argument("--skip-bare", action="store_true",
                         help="leave out the bare faust agent")
     args = parser.parse_args()
@@ -253,7 +274,7 @@ def main() -> None:
     print(f"\nmachine: {machine()}")
     print(f"files: {len(paths)} ({'first %d months' % args.months if args.months else 'whole year'})"
           f" topic={topics.records} partitions={topics.records_partitions}"
-          f" batch_size={args.batch_size} model={model_dir}")
+          f" batch_size={args.batch_size} within_s={args.within} model={model_dir}")
 
     if args.records_topic:
         ends = asyncio.run(end_offsets(kafka, topics.records,
@@ -278,8 +299,9 @@ def main() -> None:
                     bare_faust_run(kafka, topics, total, work, args.batch_size))
             base = (WorkerRun(0, float("nan")) if args.baseline_repo is None else
                     worker_run(kafka, topics, total, model_dir, work,
-                               args.batch_size, args.baseline_repo))
-            run = worker_run(kafka, topics, total, model_dir, work, args.batch_size)
+                               args.batch_size, args.baseline_repo, args.within))
+            run = worker_run(kafka, topics, total, model_dir, work, args.batch_size,
+                             within_s=args.within)
             results["bare_faust"].append(bare.rate)
             results["baseline"].append(base.rate)
             results["ceiling"].append(ceiling)
@@ -309,10 +331,8 @@ def main() -> None:
           f"baseline_worker={summary['baseline']:,.0f}/s "
           f"worker={summary['worker']:,.0f}/s "
           f"worker/ceiling={summary['ratio']:.3f} (target worker >= 20,000/s)")
-    first_rss = [r[0] for r in rss_runs]
-    last_rss = [r[-1] for r in rss_runs]
-    print(f"worker RSS MiB start->end per run: "
-          f"{[(round(a / 1024), round(b / 1024)) for a, b in zip(first_rss, last_rss)]}")
+    for number, rss in enumerate(rss_runs, 1):
+        print(f"worker RSS run {number}: {flatness(rss, total)}")
     print(f"machine after: {machine()}")
     print(json.dumps({"records": total, **summary}))
 
