@@ -44,7 +44,7 @@ REPORT_EVENT_KEYS = ("events", "warned_early", "lead_minutes_median",
 def run_backtest(paths: list[Path], model: str, out_dir: Path,
                  horizon_minutes: int | None = None,
                  tracking_uri: str | None = None) -> dict[str, Any]:
-    """Replay ``paths`` through the engine with ``model``; write and return the report."""
+    """Replay ``paths`` through the engine with ``model``; write, return the report."""
     forecaster = load_bundle(resolve_bundle(model, tracking_uri))
     horizon = horizon_minutes or forecaster.info.horizon_minutes
     table, files = read_files(paths)
@@ -110,7 +110,8 @@ def _warning_minutes(alerts: list[Alert], level: str) -> dict[int, np.ndarray]:
     found: dict[int, list[int]] = defaultdict(list)
     for alert in alerts:
         if alert.kind is AlertKind.EARLY_WARNING and alert.level == level:
-            found[alert.satellites[0]].append(int(alert.data_time_utc.timestamp()) // 60)
+            minute = int(alert.data_time_utc.timestamp()) // 60
+            found[alert.satellites[0]].append(minute)
     return {s: np.array(sorted(m), dtype=np.int64) for s, m in found.items()}
 
 

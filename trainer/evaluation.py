@@ -89,7 +89,8 @@ def tuned_thresholds(train: Dataset, proba: np.ndarray) -> dict[str, float]:
 
 def out_of_fold(estimator: FlareClassifier, dataset: Dataset, n_splits: int,
                 random_state: int | None) -> np.ndarray:
-    """Probabilities over classes 0..4 of each row from a model not fitted on its day."""
+    """Probabilities over classes 0..4 of each row, from a model not fitted on its
+    day."""
     proba = np.zeros((len(dataset), 5))
     for train, test in day_folds(dataset, n_splits, random_state):
         model = clone(estimator).fit(dataset.features[train], dataset.labels[train])
@@ -114,14 +115,16 @@ def cross_validate(estimator: FlareClassifier, dataset: Dataset, n_splits: int =
         train, test = dataset.subset(train_rows), dataset.subset(test_rows)
         chosen = thresholds_for(estimator, train, inner_splits, random_state)
         model = clone(estimator).set_params(**chosen).fit(train.features, train.labels)
-        proba[test_rows] = full_proba(model.predict_proba(test.features), model.classes_)
+        proba[test_rows] = full_proba(model.predict_proba(test.features),
+                                      model.classes_)
         # From the probabilities just computed: predicting twice was ~10 % of fit.
         warn_m[test_rows] = p_ge_m(proba[test_rows]) >= chosen["threshold_m"]
         warn_x[test_rows] = p_ge_x(proba[test_rows]) >= chosen["threshold_x"]
         rule = RiseRateRule().tuned(train, event_evaluator(train, M1_WM2),
                                     event_evaluator(train, X1_WM2))
         rise_m[test_rows], rise_x[test_rows] = rule.warn(test)
-        climatology[test_rows] = [(train.labels >= 3).mean(), (train.labels >= 4).mean()]
+        climatology[test_rows] = [(train.labels >= 3).mean(),
+                                  (train.labels >= 4).mean()]
         fold[test_rows] = k
         thresholds.append(chosen)
         rules.append(rule.model_dump())

@@ -16,7 +16,8 @@ from flarecore.alerts import Alert, AlertKind  # noqa: E402
 from flarecore.classes import CLASS_LETTERS  # noqa: E402
 from flarecore.engine import MinuteState  # noqa: E402
 
-_MARKERS = {AlertKind.THRESHOLD: ("^", "tab:red"), AlertKind.ESCALATION: ("^", "darkred"),
+_MARKERS = {AlertKind.THRESHOLD: ("^", "tab:red"),
+            AlertKind.ESCALATION: ("^", "darkred"),
             AlertKind.PEAK: ("v", "black"), AlertKind.END: ("o", "grey")}
 
 
