@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from flarecore import logs
 from flarecore.errors import FlareError
+from flarecore.readers import expand_paths
 from producers.metrics import ProducerMetrics
 from producers.ncei import Downloader, Product, periods
 from producers.publish import Publisher
@@ -61,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("swpc", help="poll SWPC's real-time JSON and publish")
     replay_cmd = commands.add_parser("replay", help="publish archive files in order")
-    replay_cmd.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    replay_cmd.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                            help="archive files, or folders of them")
     replay_cmd.add_argument("--speed", default="max",
                             help="realtime, xN (e.g. x60) or max (default)")
     replay_cmd.add_argument("--dry-run", action="store_true",
@@ -102,10 +104,11 @@ async def _swpc(settings: ProducerSettings) -> None:
 
 def _replay(settings: ProducerSettings, args: argparse.Namespace,
             speed: Speed) -> int:
+    paths = expand_paths(args.paths)
     if args.dry_run:
-        print(dry_run(args.paths).model_dump_json(indent=2))
+        print(dry_run(paths).model_dump_json(indent=2))
         return EXIT_OK
-    summary = asyncio.run(_publish_replay(settings, args.paths, speed))
+    summary = asyncio.run(_publish_replay(settings, paths, speed))
     print(summary.model_dump_json(indent=2))
     return EXIT_OK
 

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _paths(settings: TrainerSettings, args: argparse.Namespace) -> list[Path]:
-    from trainer.archive import expand_paths
+    from flarecore.readers import expand_paths
 
     if args.paths:
         return expand_paths(args.paths)
@@ -86,7 +86,7 @@ def _promote(settings: TrainerSettings, args: argparse.Namespace) -> int:
 
 
 def _backtest(settings: TrainerSettings, args: argparse.Namespace) -> int:
-    from trainer.archive import expand_paths
+    from flarecore.readers import expand_paths
     from trainer.backtest import run_backtest
 
     report = run_backtest(expand_paths(args.paths), args.model, args.out,

@@ -82,18 +82,6 @@ def segments(table: pd.DataFrame) -> list[Segment]:
     return result
 
 
-def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files named, and the files under directories named, in a stable order."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file()
-                            and not p.name.startswith(".") and p.suffix != ".md")
-        else:
-            files.append(path)
-    return files
-
-
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from trainer import sets
-from trainer.archive import expand_paths
+from flarecore.readers import expand_paths
 from trainer.settings import TrainerSettings
 
 logger = logging.getLogger(__name__)

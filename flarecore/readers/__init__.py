@@ -10,6 +10,12 @@ frames; the replayer walks records::
 from __future__ import annotations
 
 from flarecore.readers.formats import Format, detect_format
-from flarecore.readers.reading import iter_records, read_frame, read_reading
+from flarecore.readers.reading import (
+    expand_paths,
+    iter_records,
+    read_frame,
+    read_reading,
+)
 
-__all__ = ["Format", "detect_format", "iter_records", "read_frame", "read_reading"]
+__all__ = ["Format", "detect_format", "expand_paths", "iter_records", "read_frame",
+           "read_reading"]

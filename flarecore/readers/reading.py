@@ -41,6 +41,21 @@ _READERS: dict[Format, Callable[[Path], Reading]] = {
 }
 
 
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and the files under directories named, in a stable order.
+
+    Hidden files and Markdown (an archive folder's README) are left out.
+    """
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file()
+                            and not p.name.startswith(".") and p.suffix != ".md")
+        else:
+            files.append(path)
+    return files
+
+
 def read_reading(path: str | Path) -> Reading:
     """One file's frame and the inputs it quarantined."""
     path = Path(path)
