@@ -70,6 +70,26 @@ def test_cli_replay_dry_run_prints_json(capsys: pytest.CaptureFixture[str]) -> N
     assert printed["first_minute"] == {"14": "2010-06-12T00:00:00Z"}
 
 
+def test_cli_replay_expands_folders(tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    nested = tmp_path / "polls" / "day"
+    nested.mkdir(parents=True)
+    for poll in POLLS:
+        (nested / poll.name).write_bytes(poll.read_bytes())
+    # An archive folder's README and hidden files are not data.
+    (tmp_path / "polls" / "README.md").write_text("# provenance")
+    (nested / ".partial").write_text("not data")
+
+    assert main(["replay", "--dry-run", *map(str, POLLS)]) == 0
+    by_files = json.loads(capsys.readouterr().out)
+    assert main(["replay", "--dry-run", str(tmp_path / "polls")]) == 0
+    by_folder = json.loads(capsys.readouterr().out)
+
+    assert by_folder["files"] == 2
+    for field in ("records", "first_minute", "last_minute", "quarantined"):
+        assert by_folder[field] == by_files[field]
+
+
 def test_cli_bad_speed_is_misuse() -> None:
     assert main(["replay", "--dry-run", "--speed", "fast", str(LEGACY_NC)]) == 2
 
