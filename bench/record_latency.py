@@ -2,9 +2,9 @@
 
 Method (printed with the results): for each ``--within`` value (the worker's
 ``FLARE_BATCH_WITHIN_S``, how long its agent waits to fill a batch) and each of
-``--repeats`` sessions, a fresh worker (own app id, own topics, the real-day
-test model) is started and waited for until it has its partitions and its model.
-Then ``python -m producers replay --speed xN`` publishes the real 2014-01-28 day
+``--repeats`` sessions, a fresh worker (own app id, own topics, the shipped
+model unless ``--model-dir`` names another) is started and waited for until it
+has its partitions and its model. Then ``python -m producers replay --speed xN`` publishes the real 2014-01-28 day
 of GOES-13 (science 1-minute averages) and GOES-15 (2-s science data averaged
 per minute), paced at N data minutes per wall second: records arrive one by one
 (at x1200, 40 records/s for both satellites), never as a backlog, as at live
@@ -37,7 +37,6 @@ from bench.common import (  # noqa: E402
     REPO,
     Worker,
     create_topics,
-    day_model,
     delete_topics,
     machine,
     median,
@@ -141,11 +140,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--within", type=float, nargs="+", default=[0.5, 0.02],
                         help="FLARE_BATCH_WITHIN_S values to compare")
+    parser.add_argument("--model-dir", type=Path, default=REPO / "models" / "default",
+                        help="bundle to serve (default: the shipped model)")
     args = parser.parse_args()
 
     kafka = KafkaSettings()
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    model_dir = day_model(work / "model")
+    model_dir = args.model_dir
     print(__doc__.split("    KAFKA_")[0].strip())
     print(f"\nmachine: {machine()}")
     print(f"speed={args.speed} repeats={args.repeats} files="

@@ -14,7 +14,7 @@ topic:
   the same batching that only counts events (the faust ceiling);
 * worker: a fresh ``python -m stream_app worker`` (its own app id, so its own
   group starting at the earliest offset, own changelogs and alerts topic) with
-  the small real-day logistic-regression bundle, batches of
+  the shipped gradient-boosting model (``models/default``), batches of
   ``FLARE_BATCH_SIZE``. Its ``/metrics`` (records processed + ignored +
   quarantined) is polled every 0.2 s; records/s = records handled between the
   first poll that sees any and the poll that sees them all, over that time.
@@ -50,7 +50,6 @@ from bench.common import (  # noqa: E402
     REPO,
     Worker,
     create_topics,
-    day_model,
     delete_topics,
     free_port,
     machine,
@@ -254,8 +253,8 @@ def main() -> None:
                         help="reuse a topic already holding the replay")
     parser.add_argument("--keep-topic", action="store_true")
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--model-dir", type=Path, default=None,
-                        help="bundle to serve (default: the real-day test model)")
+    parser.add_argument("--model-dir", type=Path, default=REPO / "models" / "default",
+                        help="bundle to serve (default: the shipped model)")
     parser.add_argument("--baseline-repo", type=Path, default=None,
                         help="also time a worker of this checkout (e.g. `git "
                         "archive <commit> | tar -x -C DIR`) in each run: before/after")
@@ -267,7 +266,7 @@ def main() -> None:
 
     kafka = KafkaSettings()
     work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
-    model_dir = args.model_dir or day_model(work / "model")
+    model_dir = args.model_dir
     topics = topics_for(run_id(), records=args.records_topic)
     paths = year_paths(args.months)
     print(__doc__.split("    KAFKA_")[0].strip())

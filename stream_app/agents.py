@@ -11,6 +11,7 @@ alert once to the alerts topic.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import defaultdict
@@ -44,6 +45,9 @@ logger = logging.getLogger(__name__)
 STAGE = "stream-app"
 RECOVERY_TAIL = 5000
 """Alerts per partition read back at start, to never publish one twice."""
+RETRY_BASE_S = 0.5
+RETRY_MAX_S = 30.0
+"""Backoff between attempts at a failed batch (doubling, capped)."""
 SOURCE_OFFSET = "source_offset"
 """Key of the last processed record's offset, kept with the engine state."""
 
@@ -54,14 +58,33 @@ SOURCE_OFFSET = "source_offset"
 @app.agent(records_topic)
 async def process_records(stream: StreamT[bytes]) -> None:
     """Decode, validate, process per satellite, store state, emit candidates."""
-    # TODO(#8): faust's take_events acks a batch in a ``finally``, so an exception
-    # raised here outside the engine call (a send, a table write) would lose the
-    # batch's records. One fault-test run (before 7e72264) saw a restarted worker
-    # skip offsets 224-446 of one partition; the cause was not established.
     async for events in stream.take_events(settings.batch_size,
                                            within=settings.batch_within_s):
         await model.settled.wait()
-        await process_batch(events)
+        await process_until_done(events)
+
+
+async def process_until_done(events: list[EventT]) -> None:
+    """Process a batch, retrying on failure until it is done.
+
+    faust acks a batch of ``take_events`` when the loop body ends, raised or
+    not, so a batch given up here would be committed unprocessed and lost.
+    Retrying is safe: satellites already done ignore their re-run records (the
+    engine state holds their offset) and repeated candidates are deduplicated.
+    """
+    for attempt in itertools.count(1):
+        try:
+            await process_batch(events)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - broker trouble: never drop
+            delay_s = min(RETRY_BASE_S * 2 ** (attempt - 1), RETRY_MAX_S)
+            metrics.batch_retries.inc()
+            logger.warning("batch failed, retrying records=%d attempt=%d "
+                           "delay_s=%.1f error=%r", len(events), attempt, delay_s,
+                           exc)
+            await asyncio.sleep(delay_s)
 
 
 async def process_batch(events: list[EventT]) -> None:

@@ -27,6 +27,9 @@ class Metrics:
         self.quarantined = Counter("flare_stream_quarantined",
                                    "records sent to the quarantine topic",
                                    ["reason"], registry=r)
+        self.batch_retries = Counter(
+            "flare_stream_batch_retries",
+            "record batches that failed and were tried again", registry=r)
         self.batch_seconds = Histogram(
             "flare_stream_batch_seconds", "processing time of one batch",
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
