@@ -57,7 +57,10 @@ def _run_kafka(args: argparse.Namespace) -> int:
         print(bootstrap, flush=True)
         logger.info("Apache Kafka %s (KRaft) running; send SIGTERM to stop",
                     KAFKA_VERSION)
-        stop.wait()
+        # A bounded wait, so the main thread wakes to run the signal handler
+        # even where a blocked lock acquire is not interrupted by the signal.
+        while not stop.wait(0.5):
+            pass
     finally:
         logger.info("stopping kafka bootstrap=%s", bootstrap)
         broker.stop()
