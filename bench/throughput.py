@@ -118,7 +118,8 @@ async def raw_consume(kafka: KafkaSettings, topic: str, partitions: int,
     """Read the whole topic once; (messages, seconds)."""
     consumer = AIOKafkaConsumer(
         **kafka.aiokafka_kwargs(), group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+        auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
@@ -271,7 +272,8 @@ def main() -> None:
     paths = year_paths(args.months)
     print(__doc__.split("    KAFKA_")[0].strip())
     print(f"\nmachine: {machine()}")
-    print(f"files: {len(paths)} ({'first %d months' % args.months if args.months else 'whole year'})"
+    span = f"first {args.months} months" if args.months else "whole year"
+    print(f"files: {len(paths)} ({span})"
           f" topic={topics.records} partitions={topics.records_partitions}"
           f" batch_size={args.batch_size} within_s={args.within} model={model_dir}")
 

@@ -180,7 +180,8 @@ def demo_files() -> list[Path]:
     """The bundled real NOAA files the default run replays."""
     found = sorted({p for pattern in DEMO_FILES for p in DEMO_DATA.glob(pattern)})
     if not found:
-        raise FileNotFoundError(f"no demo data in {DEMO_DATA} ({', '.join(DEMO_FILES)})")
+        raise FileNotFoundError(
+            f"no demo data in {DEMO_DATA} ({', '.join(DEMO_FILES)})")
     return found
 
 

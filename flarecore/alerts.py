@@ -60,7 +60,8 @@ class Alert(BaseModel):
     satellites: list[int] = Field(min_length=1)
     data_time_utc: datetime = Field(description="the data minute the alert is based on")
     issued_utc: datetime = Field(description="when the stream app issued it")
-    observed_flux_wm2: float = Field(description="XRS-B flux at data_time_utc, true scale")
+    observed_flux_wm2: float = Field(
+        description="XRS-B flux at data_time_utc, true scale")
     observed_class: str
     flare_start_utc: datetime | None = None
     peak_flux_wm2: float | None = None

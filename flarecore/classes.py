@@ -28,7 +28,8 @@ ALERT_LEVELS = {"M1": M1_WM2, "M5": M5_WM2, "X1": X1_WM2, "X10": X10_WM2,
 
 LEGACY_SCALE_XRSA = 0.85
 LEGACY_SCALE_XRSB = 0.7
-"""SWPC scaling factors of GOES 8-15 operational data: divide by them to get true flux."""
+"""SWPC scaling factors of GOES 8-15 operational data: divide by them to get true
+flux."""
 
 
 def class_index(flux_wm2: float) -> int:

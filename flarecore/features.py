@@ -73,7 +73,8 @@ class MinuteGrid:
     @property
     def minutes(self) -> np.ndarray:
         """Minute index of each row."""
-        return np.arange(self.start_minute, self.start_minute + len(self), dtype=np.int64)
+        return np.arange(self.start_minute, self.start_minute + len(self),
+                         dtype=np.int64)
 
     @classmethod
     def from_points(cls, minutes: np.ndarray, xrsa_wm2: np.ndarray,

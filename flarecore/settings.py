@@ -70,7 +70,8 @@ class KafkaSettings(BaseSettings):
 
         context = self.ssl_context()
         if self.sasl_mechanism:
-            password = self.sasl_password.get_secret_value() if self.sasl_password else ""
+            password = (self.sasl_password.get_secret_value()
+                        if self.sasl_password else "")
             return faust.SASLCredentials(
                 username=self.sasl_username or "", password=password,
                 ssl_context=context, mechanism=self.sasl_mechanism,

@@ -25,8 +25,8 @@ from trainer.metrics import EventMetrics
 
 TARGET_EARLY_FRACTION = 0.7
 TARGET_FALSE_WARNING_RATIO = 0.3
-"""The issue's target: warn early of >= 70 % of M events with a false-warning ratio
-(false / (false + true) warnings) of at most 0.3."""
+"""The early-warning target: warn early of >= 70 % of M events with a
+false-warning ratio (false / (false + true) warnings) of at most 0.3."""
 
 
 class FlareClassifier(ClassifierMixin, BaseEstimator):
@@ -39,7 +39,7 @@ class FlareClassifier(ClassifierMixin, BaseEstimator):
         large leaves and L2 keep the few hundred M minutes from being carved into
         tiny leaves that fire on quiet B-level minutes (seen with the defaults).
     class_weight
-        ``"balanced"`` (as the original pipeline) or None.
+        ``"balanced"`` (every class weighs the same in total) or None.
     quiet_fraction
         Share of A/B-labelled rows kept for fitting (drawn at random). Quiet minutes
         are ~95 % of the data and nearly all alike; keeping a tenth makes
@@ -143,7 +143,7 @@ def tune_threshold(probability: np.ndarray,
     """The threshold with the best early-warning trade-off on training data.
 
     ``evaluate`` turns a boolean per row (forecast at or above the threshold) into
-    event metrics. If some thresholds meet the issue's target (early warning for
+    event metrics. If some thresholds meet the target (early warning for
     >= 70 % of events at a false-warning ratio <= 0.3) the one warning most events
     wins; otherwise the one maximising early fraction minus false-warning ratio
     (ties: the higher threshold).

@@ -1,4 +1,4 @@
-"""Issue 3's catalogue of bad SWPC input, through the real poller and worker.
+"""The catalogue of bad SWPC input, through the real poller and worker.
 
 ``python -m producers swpc`` polls a loopback HTTP server whose replies are a
 recorded GOES-16 ``xrays-6-hour.json`` (tests/data/swpc) with synthetic

@@ -59,7 +59,8 @@ def env_example_names() -> set[str]:
 
 def dashboards() -> dict[str, dict[str, Any]]:
     """Every provisioned Grafana dashboard by file name."""
-    return {p.name: json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))}
+    return {p.name: json.loads(p.read_text())
+            for p in sorted(DASHBOARDS.glob("*.json"))}
 
 
 def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
