@@ -4,16 +4,17 @@ Method (printed with the results): for each ``--within`` value (the worker's
 ``FLARE_BATCH_WITHIN_S``, how long its agent waits to fill a batch) and each of
 ``--repeats`` sessions, a fresh worker (own app id, own topics, the shipped
 model unless ``--model-dir`` names another) is started and waited for until it
-has its partitions and its model. Then ``python -m producers replay --speed
-xN`` publishes the real 2014-01-28 day of GOES-13 (science 1-minute averages)
-and GOES-15 (2-s science data averaged per minute), paced at N data minutes per
-wall second: records arrive one by one (at x1200, 40 records/s for both
-satellites), never as a backlog, as at live rate. Afterwards both topics are
-read back: latency = the alert's Kafka timestamp on the alerts topic minus the Kafka timestamp of the record of the
-alert's data minute (the earliest of the alert's satellites), both stamped by
-their producers on this machine's clock. So it covers the replay producer's
-send, the broker, the worker's fetch, batch wait, decode, engine, the
-candidates topic, deduplication and the send to the alerts topic.
+has its partitions and its model. Then ``python -m producers replay --speed xN``
+publishes the real 2014-01-28 day of GOES-13 (science 1-minute averages) and
+GOES-15 (2-s science data averaged per minute), paced at N data minutes per wall
+second: records arrive one by one (at x1200, 40 records/s for both satellites),
+never as a backlog, as at live rate. Afterwards both topics are read back:
+latency = the alert's Kafka timestamp on the alerts topic minus the Kafka
+timestamp of the record of the alert's data minute (the earliest of the alert's
+satellites), both stamped by their producers on this machine's clock. So it
+covers the replay producer's send, the broker, the worker's fetch, batch wait,
+decode, engine, the candidates topic, deduplication and the send to the alerts
+topic.
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 python bench/record_latency.py \
         --speed x1200 --repeats 2 --within 0.5 0.02
