@@ -174,15 +174,22 @@ def headline(alert: Alert) -> str:
 
 
 def lead_text(alert: Alert) -> str:
-    """The warning's lead, or how long after the flare began the alert came."""
-    if alert.forecast is not None:
-        return (f"peak within {alert.forecast.horizon_minutes} min "
-                f"(P>=M {alert.forecast.p_ge_m:.0%}, P>=X {alert.forecast.p_ge_x:.0%})")
+    """How early: an early warning's forecast, else the time since the flare began."""
+    if alert.kind is AlertKind.EARLY_WARNING and alert.forecast is not None:
+        return forecast_text(alert)
     if alert.flare_start_utc is not None:
         elapsed = as_utc(alert.data_time_utc) - as_utc(alert.flare_start_utc)
         minutes = elapsed.total_seconds() / 60
         return f"{minutes:.0f} min after flare start"
     return "-"
+
+
+def forecast_text(alert: Alert) -> str:
+    """The model's view: ``peak within 30 min (P>=M 70%, P>=X 10%)``, or ``-``."""
+    if alert.forecast is None:
+        return "-"
+    return (f"peak within {alert.forecast.horizon_minutes} min "
+            f"(P>=M {alert.forecast.p_ge_m:.0%}, P>=X {alert.forecast.p_ge_x:.0%})")
 
 
 def summary_line(alert: Alert) -> str:
@@ -192,6 +199,8 @@ def summary_line(alert: Alert) -> str:
         f"class={alert.observed_class}", f"flux={alert.observed_flux_wm2:.2e}W/m2",
         f"R{alert.r_level}", satellites_text(alert), f"lead={lead_text(alert)}",
     ]
+    if alert.forecast is not None and alert.kind is not AlertKind.EARLY_WARNING:
+        parts.append(f"forecast={forecast_text(alert)}")
     if alert.peak_flux_wm2 is not None:
         at = f"@{utc_text(alert.peak_time_utc)}" if alert.peak_time_utc else ""
         parts.append(f"peak={flare_class(alert.peak_flux_wm2)}{at}")

@@ -8,7 +8,7 @@ import pytest
 
 from alerting.base import backoff_s, matches, retry_after_s, severity_wm2, summary_line
 from alerting.settings import Filters, RetryPolicy
-from flarecore.alerts import AlertKind
+from flarecore.alerts import AlertKind, Forecast
 from tests.unit.alerting.factory import synthetic_alert
 
 
@@ -77,3 +77,21 @@ def test_summary_line_names_class_flux_level_lead_satellite_synthetic() -> None:
                  "flux=1.34e-04W/m2", "R3", "GOES-16", "8 min after flare start",
                  f"id={alert.alert_id}"]:
         assert part in line
+
+
+def test_summary_line_keeps_lead_and_forecast_apart_synthetic() -> None:
+    # Real threshold alerts carry the model's view too; it is not their lead.
+    forecast = Forecast(p_ge_m=1.0, p_ge_x=0.02, expected_class="M",
+                        horizon_minutes=30, model_version="test")
+    alert = synthetic_alert(AlertKind.THRESHOLD, "M1", forecast=forecast,
+                            data_time_utc=datetime(2014, 1, 28, 0, 35, tzinfo=UTC),
+                            flare_start_utc=datetime(2014, 1, 28, 0, 31, tzinfo=UTC))
+    warning = synthetic_alert(AlertKind.EARLY_WARNING, "M")
+
+    line = summary_line(alert)
+
+    assert "lead=4 min after flare start" in line
+    assert "forecast=peak within 30 min (P>=M 100%, P>=X 2%)" in line
+    assert "lead=peak within 30 min (P>=M 70%, P>=X 10%)" in summary_line(warning)
+    assert "forecast=" not in summary_line(warning)
+
