@@ -271,10 +271,19 @@ def broker_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
 
 
 def _cluster_id() -> str:
+    """A random KRaft cluster id: a UUID in URL-safe base64, as Kafka makes them.
+
+    One in 64 such ids starts with "-", which kafka-storage's argument parser
+    takes for an option (the format then fails); those are drawn again, as
+    Kafka's own generator does.
+    """
     import base64
 
-    raw = uuid.uuid4().bytes
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    while True:
+        raw = uuid.uuid4().bytes
+        cluster_id = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 _LOG4J = """\

@@ -37,3 +37,17 @@ def test_fetch_reuses_a_complete_cache(tmp_path: Path,
 
 def test_nothing_answers_on_a_closed_port() -> None:
     assert not broker_answers(f"127.0.0.1:{free_port()}", timeout_s=1)
+
+
+def test_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A made-up UUID whose base64 starts with "-" (kafka-storage would read it as
+    # an option), then an ordinary one: the first is drawn again.
+    import uuid
+
+    draws = iter([uuid.UUID(bytes=b"\xfb" + bytes(15)), uuid.UUID(int=1)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(draws))
+
+    cluster_id = kafka._cluster_id()
+
+    assert cluster_id == "AAAAAAAAAAAAAAAAAAAAAQ"
+    assert len(cluster_id) == 22
