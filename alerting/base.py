@@ -184,6 +184,12 @@ def lead_text(alert: Alert) -> str:
     return "-"
 
 
+def shows_forecast(alert: Alert) -> bool:
+    """Whether the model's view is shown apart from the lead: for every alert
+    that carries it but an early warning, whose lead it already is."""
+    return alert.forecast is not None and alert.kind is not AlertKind.EARLY_WARNING
+
+
 def forecast_text(alert: Alert) -> str:
     """The model's view: ``peak within 30 min (P>=M 70%, P>=X 10%)``, or ``-``."""
     if alert.forecast is None:
@@ -199,7 +205,7 @@ def summary_line(alert: Alert) -> str:
         f"class={alert.observed_class}", f"flux={alert.observed_flux_wm2:.2e}W/m2",
         f"R{alert.r_level}", satellites_text(alert), f"lead={lead_text(alert)}",
     ]
-    if alert.forecast is not None and alert.kind is not AlertKind.EARLY_WARNING:
+    if shows_forecast(alert):
         parts.append(f"forecast={forecast_text(alert)}")
     if alert.peak_flux_wm2 is not None:
         at = f"@{utc_text(alert.peak_time_utc)}" if alert.peak_time_utc else ""

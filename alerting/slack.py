@@ -14,7 +14,14 @@ from typing import Any
 import httpx
 
 from alerting.base import (
-    Sink, forecast_text, headline, lead_text, satellites_text, summary_line, utc_text,
+    Sink,
+    forecast_text,
+    headline,
+    lead_text,
+    satellites_text,
+    shows_forecast,
+    summary_line,
+    utc_text,
 )
 from flarecore.alerts import Alert, AlertKind
 from flarecore.classes import flare_class
@@ -94,6 +101,6 @@ def _fields(alert: Alert) -> list[dict[str, str]]:
     if alert.peak_flux_wm2 is not None:
         at = f" at {utc_text(alert.peak_time_utc)}" if alert.peak_time_utc else ""
         facts.append(("Peak", f"{flare_class(alert.peak_flux_wm2)}{at}"))
-    if alert.forecast is not None and alert.kind is not AlertKind.EARLY_WARNING:
+    if shows_forecast(alert):
         facts.append(("Forecast", forecast_text(alert)))  # Slack allows 10 fields
     return [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in facts]

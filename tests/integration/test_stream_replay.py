@@ -208,7 +208,7 @@ def _events(alerts: list[Alert]) -> dict[str, tuple[datetime, datetime]]:
     return {fid: (start, ends.get(fid, start)) for fid, start in starts.items()}
 
 
-# TODO(#4): in two of four clean CI runs the restarted worker skipped hours of
+# TODO(#4): in two of five clean CI runs the restarted worker skipped hours of
 # one satellite's records (alerts of the 11:34-12:41 flares missing). In both,
 # faust's fetcher started before "Seek stream partitions to committed offsets";
 # records read from the wrong position move the engine ahead and the records

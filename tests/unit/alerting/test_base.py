@@ -94,4 +94,3 @@ def test_summary_line_keeps_lead_and_forecast_apart_synthetic() -> None:
     assert "forecast=peak within 30 min (P>=M 100%, P>=X 2%)" in line
     assert "lead=peak within 30 min (P>=M 70%, P>=X 10%)" in summary_line(warning)
     assert "forecast=" not in summary_line(warning)
-
