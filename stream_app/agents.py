@@ -3,7 +3,9 @@
 The records agent reads batches (``stream.take_events``), decodes and validates
 them (anything bad goes to the quarantine topic with its reason), runs each
 satellite's :class:`~flarecore.engine.SatelliteEngine` over its records and keeps
-the engine's state in the ``engines`` table. Alert candidates go to the
+the engine's state in the ``engines`` table. A batch that does not follow the
+last offset processed in its partition is preceded by the records in between,
+read again from the broker. Alert candidates go to the
 single-partition candidates topic, where one deduplicating agent publishes each
 alert once to the alerts topic.
 """
@@ -15,6 +17,7 @@ import itertools
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -26,6 +29,7 @@ from flarecore.engine import AlertDeduplicator, SatelliteEngine
 from flarecore.quarantine import QuarantinedInput
 from flarecore.records import XrsRecord, minute_to_datetime
 from stream_app.app import app, settings
+from stream_app.gaps import Gap, ReadEvent, gap_before, read_gap
 from stream_app.model import default_bundle_exists, follow_announcements
 from stream_app.tables import (
     alerts_topic,
@@ -35,6 +39,7 @@ from stream_app.tables import (
     engines,
     metrics,
     model,
+    positions,
     quarantine_topic,
     records_topic,
 )
@@ -48,6 +53,8 @@ RECOVERY_TAIL = 5000
 RETRY_BASE_S = 0.5
 RETRY_MAX_S = 30.0
 """Backoff between attempts at a failed batch (doubling, capped)."""
+AnyEvent = EventT | ReadEvent
+"""A record event from faust, or one read again to fill a gap."""
 SOURCE_OFFSET = "source_offset"
 """Key of the last processed record's offset, kept with the engine state."""
 
@@ -88,19 +95,63 @@ async def process_until_done(events: list[EventT]) -> None:
 
 
 async def process_batch(events: list[EventT]) -> None:
-    """One batch of record events, possibly of several satellites."""
+    """One batch of record events, possibly of several partitions."""
     started = time.monotonic()
-    by_satellite: dict[int, list[tuple[XrsRecord, EventT]]] = defaultdict(list)
+    for run in _runs(events):
+        first = run[0].message
+        gap = gap_before(positions.get(str(first.partition)), first.topic,
+                         first.partition, first.offset)
+        if gap is not None:
+            await _fill(gap)
+        await _process_run(run)
+    _observe(events, started)
+
+
+def _runs(events: list[EventT]) -> list[list[EventT]]:
+    """The events split per partition into runs of consecutive offsets."""
+    runs: dict[int, list[list[EventT]]] = defaultdict(list)
+    for event in events:
+        partition_runs = runs[event.message.partition]
+        if partition_runs and partition_runs[-1][-1].message.offset + 1 == (
+                event.message.offset):
+            partition_runs[-1].append(event)
+        else:
+            partition_runs.append([event])
+    return [run for partition_runs in runs.values() for run in partition_runs]
+
+
+async def _fill(gap: Gap) -> None:
+    """Process the records of offsets the consumer went past, before the rest."""
+    logger.warning("records partition skipped ahead, reading the gap again "
+                   "topic=%s partition=%d from_offset=%d to_offset=%d records=%d",
+                   gap.topic, gap.partition, gap.start, gap.stop, gap.size)
+    metrics.gaps.inc()
+    read = 0
+    async for chunk in read_gap(settings.kafka, gap, settings.batch_size):
+        await _process_run(chunk)
+        read += len(chunk)
+        metrics.reread.inc(len(chunk))
+    logger.info("records gap filled topic=%s partition=%d records=%d", gap.topic,
+                gap.partition, read)
+
+
+async def _process_run(events: Sequence[AnyEvent]) -> None:
+    """Consecutive events of one partition, then their partition's position."""
+    by_satellite: dict[int, list[tuple[XrsRecord, AnyEvent]]] = defaultdict(list)
     for event in events:
         record = await _decode(event)
         if record is not None:
             by_satellite[record.satellite].append((record, event))
     for satellite, items in by_satellite.items():
         await _process_satellite(satellite, items)
-    _observe(events, started)
+
+    # After the engines' state: a crash in between re-reads the run, which the
+    # engines ignore; the other order could skip records the state never saw.
+    last = events[-1].message
+    _store(positions, str(last.partition), last.offset, last.partition)
 
 
-async def _decode(event: EventT) -> XrsRecord | None:
+async def _decode(event: AnyEvent) -> XrsRecord | None:
     """The event's record, or None after quarantining it."""
     raw, key = event.value, event.message.key
     if not isinstance(raw, bytes | bytearray):
@@ -126,7 +177,7 @@ async def _decode(event: EventT) -> XrsRecord | None:
     return await _plausible(event, raw, record)
 
 
-async def _plausible(event: EventT, raw: bytes, record: XrsRecord
+async def _plausible(event: AnyEvent, raw: bytes, record: XrsRecord
                      ) -> XrsRecord | None:
     """The record, unless its satellite is unknown or its minute is ahead.
 
@@ -148,7 +199,7 @@ async def _plausible(event: EventT, raw: bytes, record: XrsRecord
     return record
 
 
-async def _quarantine(event: EventT, raw: bytes, reason: str, detail: str) -> None:
+async def _quarantine(event: AnyEvent, raw: bytes, reason: str, detail: str) -> None:
     message = event.message
     source = f"{message.topic}[{message.partition}]@{message.offset}"
     entry = QuarantinedInput.of(raw, source=source, reason=reason, detail=detail,
@@ -173,7 +224,7 @@ def _first_error(exc: ValidationError) -> str:
 
 
 async def _process_satellite(satellite: int,
-                             items: list[tuple[XrsRecord, EventT]]) -> None:
+                             items: list[tuple[XrsRecord, AnyEvent]]) -> None:
     """Run the satellite's engine over its records and keep the new state."""
     key = str(satellite)
     state = engines.get(key)
@@ -211,8 +262,8 @@ async def _process_satellite(satellite: int,
 
 
 async def _drop_backward(engine: SatelliteEngine, last_offset: int | None,
-                         items: list[tuple[XrsRecord, EventT]]
-                         ) -> list[tuple[XrsRecord, EventT]]:
+                         items: list[tuple[XrsRecord, AnyEvent]]
+                         ) -> list[tuple[XrsRecord, AnyEvent]]:
     """Quarantine new records whose minute is at or before the engine's last.
 
     Records re-delivered after a restart (offset at or before the last one

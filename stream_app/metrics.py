@@ -30,6 +30,12 @@ class Metrics:
         self.batch_retries = Counter(
             "flare_stream_batch_retries",
             "record batches that failed and were tried again", registry=r)
+        self.gaps = Counter(
+            "flare_stream_record_gaps",
+            "times the consumer went past records, which were then read again",
+            registry=r)
+        self.reread = Counter("flare_stream_records_reread",
+                              "records read again to fill a gap", registry=r)
         self.batch_seconds = Histogram(
             "flare_stream_batch_seconds", "processing time of one batch",
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),

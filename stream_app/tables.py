@@ -2,9 +2,11 @@
 
 ``engines`` and ``current`` are keyed by satellite and co-partitioned with the
 records topic, so a satellite's state lives in the partition its records come
-from and moves with it on a rebalance. ``dedup`` holds the cross-satellite
-deduplicator and the recent alerts; its topic has one partition, so exactly one
-worker deduplicates.
+from and moves with it on a rebalance. ``positions``, keyed by partition, holds
+the last record offset processed in each, so a worker handed records past it
+reads the ones in between (:mod:`stream_app.gaps`). ``dedup`` holds the
+cross-satellite deduplicator and the recent alerts; its topic has one partition,
+so exactly one worker deduplicates.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ engines = app.Table("engines", key_type=str,
 current = app.Table("current", key_type=str,
                     partitions=settings.topics.records_partitions,
                     help="the latest minute state per satellite")
+positions = app.Table("positions", key_type=str,
+                      partitions=settings.topics.records_partitions,
+                      help="last processed offset per records partition")
 dedup = app.Table("dedup", key_type=str, partitions=1,
                   help="AlertDeduplicator state and the recent alerts")
 

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from stream_app import agents
+from stream_app.gaps import Gap, ReadEvent, ReadMessage, gap_before
 
 
 async def test_failed_batch_is_retried_until_done(
@@ -30,3 +31,32 @@ async def test_failed_batch_is_retried_until_done(
     assert calls == [batch, batch, batch]
     assert agents.metrics.batch_retries._value.get() - before == 2
     assert "batch failed, retrying records=2 attempt=2" in caplog.text
+
+
+def _event(partition: int, offset: int) -> ReadEvent:
+    return ReadEvent(value=b"{}", message=ReadMessage(
+        topic="records", partition=partition, offset=offset, timestamp=0.0,
+        key=b"13"))
+
+
+def test_batch_splits_per_partition_at_offset_jumps() -> None:
+    # Each run is checked against its partition's last processed offset, so a
+    # jump inside a batch is found as surely as one before it.
+    batch = [_event(0, 5), _event(1, 9), _event(0, 6), _event(0, 9), _event(1, 10),
+             _event(0, 10)]
+
+    runs = agents._runs(batch)  # type: ignore[arg-type]
+
+    assert [[(e.message.partition, e.message.offset) for e in run] for run in runs] == [
+        [(0, 5), (0, 6)], [(0, 9), (0, 10)], [(1, 9), (1, 10)]]
+
+
+@pytest.mark.parametrize(("last", "offset", "expected"), [
+    (None, 40, None),  # nothing processed yet in this partition
+    (39, 40, None),  # the next offset
+    (45, 40, None),  # a re-delivery after a restart or a retried batch
+    (29, 40, Gap("records", 2, 30, 40)),
+])
+def test_gap_before_is_only_offsets_never_processed(
+        last: int | None, offset: int, expected: Gap | None) -> None:
+    assert gap_before(last, "records", 2, offset) == expected

@@ -1,0 +1,107 @@
+"""Records a worker was handed past, read again straight from the broker.
+
+A worker must see every offset of a records partition in order: a record never
+processed is a minute the engine never saw, and a flare it never tracked. The
+consumer group does not guarantee that across restarts: a committed offset can
+run ahead of the processed state (faust commits through offsets it treats as
+gaps, and a fetch started before its seek to the committed offsets hands over
+records from a later position). The worker therefore keeps the last processed
+offset of each partition with its tables and, when the next record it is given
+does not follow it, reads the missing offsets itself with a group-less consumer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from flarecore.settings import KafkaSettings
+
+FETCH_TIMEOUT_MS = 1000
+
+
+@dataclass(frozen=True)
+class ReadMessage:
+    """The parts of a faust message the records agent uses."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float
+    """Seconds since the epoch, as faust gives them."""
+    key: bytes | None
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+
+@dataclass(frozen=True)
+class ReadEvent:
+    """A record read again, shaped like the faust event it should have been."""
+
+    value: bytes | None
+    message: ReadMessage
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Offsets ``[start, stop)`` of a partition that no event brought."""
+
+    topic: str
+    partition: int
+    start: int
+    stop: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+def gap_before(last_offset: int | None, topic: str, partition: int,
+               offset: int) -> Gap | None:
+    """The offsets between the last processed one and ``offset``, if any.
+
+    An offset at or before the last one is a re-delivery (after a restart or a
+    retried batch), not a gap; the engine ignores the minutes it has seen.
+    """
+    if last_offset is None or offset <= last_offset + 1:
+        return None
+    return Gap(topic, partition, last_offset + 1, offset)
+
+
+async def read_gap(kafka: KafkaSettings, gap: Gap, chunk: int
+                   ) -> AsyncIterator[list[ReadEvent]]:
+    """The gap's records in order, ``chunk`` at most at a time.
+
+    Offsets no longer on the broker (retention) are skipped by the reset to the
+    earliest offset; the read ends once the position reaches the gap's end.
+    """
+    consumer = AIOKafkaConsumer(
+        **kafka.aiokafka_kwargs(), group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_poll_records=chunk,
+        client_id=f"{kafka.client_id_prefix}-gap-reader")
+    tp = TopicPartition(gap.topic, gap.partition)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, gap.start)
+        while await consumer.position(tp) < gap.stop:
+            fetched = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS,
+                                             max_records=chunk)
+            events = [_event(m) for m in fetched.get(tp, []) if m.offset < gap.stop]
+            if events:
+                yield events
+    finally:
+        await consumer.stop()
+
+
+def _event(record: ConsumerRecord[bytes, bytes]) -> ReadEvent:
+    return ReadEvent(
+        value=record.value,
+        message=ReadMessage(topic=record.topic, partition=record.partition,
+                            offset=record.offset, timestamp=record.timestamp / 1000.0,
+                            key=record.key))
