@@ -77,14 +77,19 @@ def main() -> None:
     parser.add_argument("--month", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="bundle to serve, e.g. models/default (default: the "
+                        "stream tests' real-day model)")
     args = parser.parse_args()
 
-    model = day_model(Path(tempfile.mkdtemp(prefix="bench-profile-")) / "model")
+    model = args.model_dir or day_model(
+        Path(tempfile.mkdtemp(prefix="bench-profile-")) / "model")
     forecaster = load_bundle(model)
     values = month_values(args.month)
     print(__doc__.split("    python bench")[0].strip())
     print(f"\nmachine: {machine()}")
-    print(f"records={len(values)} month=2010-{args.month:02d} batch={args.batch_size}")
+    print(f"records={len(values)} month=2010-{args.month:02d} batch={args.batch_size}"
+          f" model={model}")
 
     spent = run_path(values, forecaster, args.batch_size)
     total = sum(spent.values())

@@ -2,16 +2,20 @@
 
 Method (printed with the results): the 2010 legacy year of GOES-14 and GOES-15
 (NGDC monthly 1-minute netCDF, real data) is replayed once with
-``python -m producers replay --speed max`` into a fresh 4-partition records
-topic on the real broker. Then, for each of N runs, side by side on the same
-topic:
+``python -m producers replay --speed max --records-per-message N`` (default
+60: a backfill's records packed per satellite, as the replayer offers; 1 is
+one message per minute, as the live poller publishes) into a fresh
+4-partition records topic on the real broker. Then, for each of N runs, side by
+side on the same topic:
 
 * ceiling: a raw aiokafka consumer (no group) reads every partition from the
   beginning to the end offsets, touching each value and doing nothing else;
-* decode: the same loop plus ``XrsRecord.from_bytes`` per value (what the worker
-  must do at least);
+  its records/s is the topic's records over that time;
+* decode: the same loop plus ``flarecore.records.decode_records`` per value
+  (what the worker must do at least);
 * bare faust: ``bench/faust_bare.py``, a faust agent over the same topic with
-  the same batching that only counts events (the faust ceiling);
+  the same batching that only counts events (the faust ceiling; records/s =
+  events/s times the topic's records per message);
 * worker: a fresh ``python -m stream_app worker`` (its own app id, so its own
   group starting at the earliest offset, own changelogs and alerts topic) with
   the shipped gradient-boosting model (``models/default``), batches of
@@ -60,7 +64,7 @@ from bench.common import (  # noqa: E402
     topics_for,
     worker_env,
 )
-from flarecore.records import XrsRecord  # noqa: E402
+from flarecore.records import decode_records  # noqa: E402
 from flarecore.settings import KafkaSettings, TopicSettings  # noqa: E402
 
 
@@ -115,7 +119,7 @@ async def end_offsets(kafka: KafkaSettings, topic: str,
 
 async def raw_consume(kafka: KafkaSettings, topic: str, partitions: int,
                       decode: bool) -> tuple[int, float]:
-    """Read the whole topic once; (messages, seconds)."""
+    """Read the whole topic once; (messages, or records if decoding; seconds)."""
     consumer = AIOKafkaConsumer(
         **kafka.aiokafka_kwargs(), group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -139,8 +143,9 @@ async def raw_consume(kafka: KafkaSettings, topic: str, partitions: int,
                     value = message.value or b""
                     total_bytes += len(value)
                     if decode:
-                        XrsRecord.from_bytes(value)
-                count += len(messages)
+                        count += len(decode_records(value)[0])
+                if not decode:
+                    count += len(messages)
                 if messages and messages[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
         return count, time.perf_counter() - started
@@ -202,8 +207,11 @@ def worker_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
 
 
 def bare_faust_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
-                   work: Path, batch_size: int) -> WorkerRun:
-    """The bare faust agent of ``bench/faust_bare.py`` over the whole topic."""
+                   work: Path, batch_size: int, per_message: float) -> WorkerRun:
+    """The bare faust agent of ``bench/faust_bare.py`` over the whole topic.
+
+    ``total`` is in messages; the run's rate in records (``per_message`` each).
+    """
     run = run_id()
     env = service_env(kafka, topics, BARE_APP_ID=f"bench-bare-{run}",
                       BARE_TOPIC=topics.records,
@@ -225,19 +233,22 @@ def bare_faust_run(kafka: KafkaSettings, topics: TopicSettings, total: int,
         bare.wait_until(lambda: count() > 0, "first events", 180, poll_s=0.05)
         first_s, first = time.perf_counter(), count()
         bare.wait_until(lambda: count() >= total, "all events", 600, poll_s=0.1)
-        return WorkerRun(int(total - first), time.perf_counter() - first_s)
+        return WorkerRun(int((total - first) * per_message),
+                         time.perf_counter() - first_s)
     finally:
         bare.stop()
         delete_topics(kafka, [f"bench-bare-{run}"])
 
 
 def publish(kafka: KafkaSettings, topics: TopicSettings, paths: list[Path],
-            work: Path) -> tuple[int, float]:
-    """Replay the files at full speed; (records on the topic, seconds)."""
+            work: Path, records_per_message: int) -> tuple[int, float]:
+    """Replay the files at full speed; (messages on the topic, seconds)."""
     create_topics(kafka, topics)
     started = time.perf_counter()
     log = work / "replay.log"
-    process = replay(service_env(kafka, topics), paths, "max", log)
+    env = service_env(kafka, topics,
+                      FLARE_PRODUCERS_RECORDS_PER_MESSAGE=str(records_per_message))
+    process = replay(env, paths, "max", log)
     if process.wait() != 0:
         raise SystemExit(f"replay failed:\n{log.read_text()[-3000:]}")
     seconds = time.perf_counter() - started
@@ -261,6 +272,8 @@ def main() -> None:
                         "archive <commit> | tar -x -C DIR`) in each run: before/after")
     parser.add_argument("--within", type=float, default=0.5,
                         help="the workers' FLARE_BATCH_WITHIN_S (batch wait)")
+    parser.add_argument("--records-per-message", type=int, default=60,
+                        help="the replay's packing (1: one message per minute)")
     parser.add_argument("--skip-bare", action="store_true",
                         help="leave out the bare faust agent")
     args = parser.parse_args()
@@ -275,15 +288,21 @@ def main() -> None:
     span = f"first {args.months} months" if args.months else "whole year"
     print(f"files: {len(paths)} ({span})"
           f" topic={topics.records} partitions={topics.records_partitions}"
-          f" batch_size={args.batch_size} within_s={args.within} model={model_dir}")
+          f" batch_size={args.batch_size} within_s={args.within} model={model_dir}"
+          f" records_per_message={args.records_per_message}")
 
     if args.records_topic:
         ends = asyncio.run(end_offsets(kafka, topics.records,
                                        topics.records_partitions))
-        total, replay_s = sum(ends.values()), float("nan")
+        messages, replay_s = sum(ends.values()), float("nan")
     else:
-        total, replay_s = publish(kafka, topics, paths, work)
-    print(f"records on topic: {total} (replay --speed max took {replay_s:.1f} s, "
+        messages, replay_s = publish(kafka, topics, paths, work,
+                                     args.records_per_message)
+    total, _ = timed_consume(kafka, topics.records, topics.records_partitions,
+                             decode=True)
+    per_message = total / messages
+    print(f"records on topic: {total} in {messages} messages ({per_message:.1f} "
+          f"per message; replay --speed max took {replay_s:.1f} s, "
           f"{total / replay_s:.0f} records/s)")
 
     results: dict[str, list[float]] = {"ceiling": [], "decode": [], "bare_faust": [],
@@ -293,11 +312,12 @@ def main() -> None:
         for number in range(1, args.runs + 1):
             count, seconds = timed_consume(kafka, topics.records,
                                            topics.records_partitions, decode=False)
-            ceiling = count / seconds
+            ceiling = total / seconds
             count_d, seconds_d = timed_consume(kafka, topics.records,
                                                topics.records_partitions, decode=True)
             bare = (WorkerRun(0, float("nan")) if args.skip_bare else
-                    bare_faust_run(kafka, topics, total, work, args.batch_size))
+                    bare_faust_run(kafka, topics, messages, work, args.batch_size,
+                                   per_message))
             base = (WorkerRun(0, float("nan")) if args.baseline_repo is None else
                     worker_run(kafka, topics, total, model_dir, work,
                                args.batch_size, args.baseline_repo, args.within))
@@ -310,7 +330,8 @@ def main() -> None:
             results["worker"].append(run.rate)
             results["ratio"].append(run.rate / ceiling)
             rss_runs.append(run.rss_kib)
-            print(f"run {number}: ceiling={ceiling:,.0f}/s ({count} in {seconds:.2f} s)"
+            print(f"run {number}: ceiling={ceiling:,.0f}/s ({count} messages in "
+                  f"{seconds:.2f} s)"
                   f" decode={count_d / seconds_d:,.0f}/s"
                   f" bare_faust={bare.rate:,.0f}/s"
                   f" baseline_worker={base.rate:,.0f}/s"

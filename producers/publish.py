@@ -12,13 +12,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from flarecore.quarantine import QuarantinedInput
-from flarecore.records import XrsRecord
+from flarecore.records import (
+    MAX_RECORDS_PER_MESSAGE,
+    XrsRecord,
+    XrsRecordBatch,
+    decode_records,
+)
 from flarecore.settings import KafkaSettings, TopicSettings
 from flarecore.topics import ensure_topics, system_topics
 
@@ -34,15 +40,24 @@ class Delivery:
 
 
 class Publisher:
-    """An idempotent aiokafka producer for the records and quarantine topics."""
+    """An idempotent aiokafka producer for the records and quarantine topics.
+
+    ``records_per_message`` above 1 packs up to that many records of one
+    satellite into one message (:class:`~flarecore.records.XrsRecordBatch`):
+    a backfill's consumers then pay their per-message cost once per batch.
+    """
 
     def __init__(self, kafka: KafkaSettings, topics: TopicSettings,
                  request_timeout_ms: int = 15_000, batch_size: int = 2000,
-                 client_id: str = "producers") -> None:
+                 client_id: str = "producers", records_per_message: int = 1) -> None:
+        if not 1 <= records_per_message <= MAX_RECORDS_PER_MESSAGE:
+            raise ValueError(f"records_per_message={records_per_message}: expected "
+                             f"1..{MAX_RECORDS_PER_MESSAGE}")
         self._kafka = kafka
         self._topics = topics
         self._request_timeout_ms = request_timeout_ms
         self._batch_size = batch_size
+        self._records_per_message = records_per_message
         self._client_id = f"{kafka.client_id_prefix}-{client_id}"
         self._producer: AIOKafkaProducer | None = None
 
@@ -116,17 +131,41 @@ class Publisher:
                           ) -> tuple[list[XrsRecord | QuarantinedInput],
                                      BaseException | None]:
         futures = []
+        messages = self._messages(batch)
         try:
-            for item in batch:
-                topic, key = self._route(item)
-                futures.append(await producer.send(topic, item.to_bytes(), key=key))
+            for message in messages:
+                topic, key = self._route(message[0])
+                value = (message[0].to_bytes() if len(message) == 1
+                         else XrsRecordBatch(records=message).to_bytes())
+                futures.append(await producer.send(topic, value, key=key))
         except KafkaError as exc:
             results: list[object] = await asyncio.gather(*futures,
                                                          return_exceptions=True)
-            return _acknowledged(batch, results), exc
+            return _acknowledged(messages, results), exc
         results = await asyncio.gather(*futures, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
-        return _acknowledged(batch, results), (errors[0] if errors else None)
+        return _acknowledged(messages, results), (errors[0] if errors else None)
+
+    def _messages(self, batch: Sequence[XrsRecord | QuarantinedInput]
+                  ) -> list[list[Any]]:
+        """The items per Kafka message: records grouped per satellite, in order.
+
+        Each satellite's records keep their order (one partition each); up to
+        ``records_per_message`` of them share a message.
+        """
+        if self._records_per_message == 1:
+            return [[item] for item in batch]
+        messages: list[list[Any]] = []
+        per_satellite: dict[int, list[XrsRecord]] = {}
+        for item in batch:
+            if not isinstance(item, XrsRecord):
+                messages.append([item])
+                continue
+            records = per_satellite.setdefault(item.satellite, [])
+            records.append(item)
+            if len(records) == self._records_per_message:
+                messages.append(per_satellite.pop(item.satellite))
+        return messages + list(per_satellite.values())
 
     def _route(self, item: XrsRecord | QuarantinedInput) -> tuple[str, bytes]:
         if isinstance(item, XrsRecord):
@@ -134,10 +173,10 @@ class Publisher:
         return self._topics.quarantine, item.reason.encode()
 
 
-def _acknowledged(batch: Sequence[XrsRecord | QuarantinedInput],
-                  results: list[object]) -> list[XrsRecord | QuarantinedInput]:
-    return [item for item, result in zip(batch, results, strict=False)
-            if not isinstance(result, BaseException)]
+def _acknowledged(messages: list[list[Any]], results: list[object]
+                  ) -> list[XrsRecord | QuarantinedInput]:
+    return [item for message, result in zip(messages, results, strict=False)
+            if not isinstance(result, BaseException) for item in message]
 
 
 async def published_minutes(kafka: KafkaSettings, topic: str, partitions: int,
@@ -197,9 +236,10 @@ def _remember(value: bytes | None, minutes: dict[int, set[int]]) -> None:
     if value is None:
         return
     try:
-        record = XrsRecord.from_bytes(value)
+        records, _ = decode_records(value)
     except ValidationError:
         logger.warning("unreadable record in records topic skipped bytes=%d",
                        len(value))
         return
-    minutes.setdefault(record.satellite, set()).add(record.minute)
+    for record in records:
+        minutes.setdefault(record.satellite, set()).add(record.minute)

@@ -17,7 +17,7 @@ import itertools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from flarecore.alerts import Alert
 from flarecore.engine import AlertDeduplicator, SatelliteEngine
 from flarecore.quarantine import QuarantinedInput
-from flarecore.records import XrsRecord, minute_to_datetime
+from flarecore.records import XrsRecord, decode_records, minute_to_datetime
 from stream_app.app import app, settings
 from stream_app.gaps import Gap, ReadEvent, gap_before, read_gap
 from stream_app.model import default_bundle_exists, follow_announcements
@@ -139,8 +139,7 @@ async def _process_run(events: Sequence[AnyEvent]) -> None:
     """Consecutive events of one partition, then their partition's position."""
     by_satellite: dict[int, list[tuple[XrsRecord, AnyEvent]]] = defaultdict(list)
     for event in events:
-        record = await _decode(event)
-        if record is not None:
+        for record in await _decode(event):
             by_satellite[record.satellite].append((record, event))
     for satellite, items in by_satellite.items():
         await _process_satellite(satellite, items)
@@ -151,52 +150,61 @@ async def _process_run(events: Sequence[AnyEvent]) -> None:
     _store(positions, str(last.partition), last.offset, last.partition)
 
 
-async def _decode(event: AnyEvent) -> XrsRecord | None:
-    """The event's record, or None after quarantining it."""
+async def _decode(event: AnyEvent) -> list[XrsRecord]:
+    """The event's records (one, or a batch's), after quarantining the bad ones."""
     raw, key = event.value, event.message.key
     if not isinstance(raw, bytes | bytearray):
         await _quarantine(event, b"", "empty_value", "the message has no value")
-        return None
+        return []
     if len(raw) > settings.max_record_bytes:
-        # Not parsed: a record is ~300 bytes, and parsing megabytes costs time.
+        # Not parsed: parsing megabytes costs time, and no real message is that big.
         await _quarantine(event, bytes(raw), "oversized",
                           f"{len(raw)} bytes, over FLARE_MAX_RECORD_BYTES="
                           f"{settings.max_record_bytes}")
-        return None
+        return []
     try:
-        record = XrsRecord.from_bytes(raw)
+        records, rejected = decode_records(bytes(raw))
     except ValidationError as exc:
         reason = "undecodable" if _is_json_error(exc) else "invalid_record"
-        await _quarantine(event, raw, reason, _first_error(exc))
-        return None
-    if key is not None and bytes(key) != record.key:
-        await _quarantine(event, raw, "key_mismatch",
-                          f"key {bytes(key)!r} is not satellite {record.satellite}; "
-                          "records are keyed by satellite")
-        return None
-    return await _plausible(event, raw, record)
+        await _quarantine(event, bytes(raw), reason, _first_error(exc))
+        return []
+    for bad in rejected:
+        await _quarantine(event, bad.raw, "invalid_record",
+                          f"batch element {bad.index}: {_first_error(bad.error)}")
+    if records and key is not None and bytes(key) != records[0].key:
+        await _quarantine(event, bytes(raw), "key_mismatch",
+                          f"key {bytes(key)!r} is not satellite "
+                          f"{records[0].satellite}; records are keyed by satellite")
+        return []
+    if len(records) == 1 and not rejected:
+        return await _plausible(event, records, lambda _: bytes(raw))
+    # A batch's record is quarantined alone, as the record it is.
+    return await _plausible(event, records, XrsRecord.to_bytes)
 
 
-async def _plausible(event: AnyEvent, raw: bytes, record: XrsRecord
-                     ) -> XrsRecord | None:
-    """The record, unless its satellite is unknown or its minute is ahead.
+async def _plausible(event: AnyEvent, records: list[XrsRecord],
+                     raw_of: Callable[[XrsRecord], bytes]) -> list[XrsRecord]:
+    """The records, but those of an unknown satellite or with a minute ahead.
 
     Either would poison a table: an unknown satellite gets an engine and alerts
     of its own, and a minute far ahead moves the engine's clock there, so every
     real minute after it would be ignored as late.
     """
-    if record.satellite not in settings.known_satellites:
-        await _quarantine(event, raw, "unknown_satellite",
-                          f"satellite {record.satellite} is not in "
-                          "FLARE_KNOWN_SATELLITES")
-        return None
-    ahead_s = record.time_utc.timestamp() - time.time()
-    if ahead_s > settings.future_tolerance_s:
-        await _quarantine(event, raw, "future_time",
-                          f"minute {record.time_utc.isoformat()} is {ahead_s:.0f} s "
-                          "ahead of the wall clock")
-        return None
-    return record
+    latest_s = time.time() + settings.future_tolerance_s
+    kept = []
+    for record in records:
+        if record.satellite not in settings.known_satellites:
+            await _quarantine(event, raw_of(record), "unknown_satellite",
+                              f"satellite {record.satellite} is not in "
+                              "FLARE_KNOWN_SATELLITES")
+        elif (time_s := record.time_utc.timestamp()) > latest_s:
+            ahead_s = time_s - latest_s + settings.future_tolerance_s
+            await _quarantine(event, raw_of(record), "future_time",
+                              f"minute {record.time_utc.isoformat()} is "
+                              f"{ahead_s:.0f} s ahead of the wall clock")
+        else:
+            kept.append(record)
+    return kept
 
 
 async def _quarantine(event: AnyEvent, raw: bytes, reason: str, detail: str) -> None:

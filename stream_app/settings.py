@@ -49,8 +49,9 @@ class StreamSettings(BaseSettings):
         default=120.0, ge=0, description="a minute further ahead of the wall "
         "clock is quarantined as future_time (as the SWPC poller does)")
     max_record_bytes: int = Field(
-        default=16_384, ge=1024,
-        description="larger values are quarantined unparsed (a record is ~300 B)")
+        default=131_072, ge=1024,
+        description="larger values are quarantined unparsed (a record is ~230 B, "
+        "a batch of 240 about 54 KB)")
 
     predict_max_histories: int = Field(default=32, ge=1)
     predict_max_minutes: int = Field(default=1440, ge=1)

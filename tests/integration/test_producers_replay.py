@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flarecore.quarantine import QuarantinedInput
-from flarecore.records import XrsRecord
+from flarecore.records import decode_records
 from flarecore.settings import KafkaSettings
 from producers.__main__ import main
 from producers.replay import dry_run
@@ -27,9 +27,11 @@ FILES = [
 pytestmark = pytest.mark.timeout(180)
 
 
+@pytest.mark.parametrize("per_message", [1, 60])
 def test_replay_cli_publishes_each_minute_once_in_order(
         kafka_settings: KafkaSettings, unique_name: Callable[[str], str],
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        per_message: int) -> None:
     records_topic, quarantine_topic = unique_name("records"), unique_name("quar")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
     for role, name in [("RECORDS", records_topic), ("QUARANTINE", quarantine_topic),
@@ -39,7 +41,8 @@ def test_replay_cli_publishes_each_minute_once_in_order(
         monkeypatch.setenv(f"FLARE_TOPIC_{role}", name)
     monkeypatch.setenv("FLARE_TOPIC_RECORDS_PARTITIONS", "2")
 
-    assert main(["replay", "--speed", "max", *map(str, FILES)]) == 0
+    assert main(["replay", "--speed", "max", "--records-per-message",
+                 str(per_message), *map(str, FILES)]) == 0
     summary = json.loads(capsys.readouterr().out)
     expected = dry_run(FILES)
     assert summary["records"] == expected.records
@@ -47,8 +50,14 @@ def test_replay_cli_publishes_each_minute_once_in_order(
         expected.quarantined.values())
 
     values = asyncio.run(_read_all(kafka_settings, records_topic, 2))
-    records = [XrsRecord.from_bytes(v) for v in values]
+    records = [r for v in values for r in decode_records(v)[0]]
     assert len(records) == expected.records
+    # Packed per satellite: a message is a minute, or up to an hour of one (less
+    # where a send batch of 2000 items ends).
+    if per_message == 1:
+        assert len(values) == expected.records
+    else:
+        assert expected.records / per_message <= len(values) < expected.records / 30
     assert max(Counter((r.satellite, r.minute) for r in records).values()) == 1
     for satellite in {r.satellite for r in records}:
         minutes = [r.minute for r in records if r.satellite == satellite]

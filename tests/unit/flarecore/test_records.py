@@ -1,10 +1,19 @@
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
 
 from flarecore.quarantine import QuarantinedInput
-from flarecore.records import Quality, Source, XrsRecord, minute_to_datetime
+from flarecore.records import (
+    MAX_RECORDS_PER_MESSAGE,
+    Quality,
+    Source,
+    XrsRecord,
+    XrsRecordBatch,
+    decode_records,
+    minute_to_datetime,
+)
 
 
 def _record(**overrides: object) -> XrsRecord:
@@ -57,3 +66,47 @@ def test_quarantine_keeps_binary_and_truncates_huge_inputs() -> None:
     huge = QuarantinedInput.of("x" * 100, source="s", reason="r", detail="d",
                                stage="test", max_raw_bytes=10)
     assert huge.raw == "x" * 10 and "truncated" in huge.detail
+
+
+def _minutes(count: int, satellite: int = 16) -> list[XrsRecord]:
+    start = datetime(2020, 6, 1, 12, 0, tzinfo=UTC)
+    return [_record(satellite=satellite, time_utc=start + timedelta(minutes=n))
+            for n in range(count)]
+
+
+def test_decode_reads_a_single_record_and_a_batch() -> None:
+    records = _minutes(60)
+    batch = XrsRecordBatch(records=records)
+
+    assert decode_records(records[0].to_bytes()) == ([records[0]], [])
+    assert decode_records(batch.to_bytes()) == (records, [])
+    assert batch.key == b"16"
+
+
+def test_decode_keeps_a_batch_s_good_records_and_rejects_the_bad_ones() -> None:
+    value = json.loads(XrsRecordBatch(records=_minutes(5)).to_bytes())
+    value["records"][1]["xrsb_flux_wm2"] = -1.0
+    value["records"][3] = "not a record"
+
+    records, rejected = decode_records(json.dumps(value).encode())
+
+    assert [r.time_utc.minute for r in records] == [0, 2, 4]
+    assert [(bad.index, "not positive" in str(bad.error)) for bad in rejected] == [
+        (1, True), (3, False)]
+    assert json.loads(rejected[1].raw) == "not a record"
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"records": 5}', b'{"records":[]}', b'{"records":[{"x":1}', b"[1, 2]",
+    b'{"satellite": "not a record"}',
+])
+def test_decode_raises_for_what_is_no_record_nor_readable_batch(raw: bytes) -> None:
+    with pytest.raises(ValidationError):
+        decode_records(raw)
+
+
+def test_batch_holds_one_satellite_and_a_bounded_count() -> None:
+    with pytest.raises(ValidationError, match="one satellite"):
+        XrsRecordBatch(records=[*_minutes(2, 16), *_minutes(2, 18)])
+    with pytest.raises(ValidationError, match="at most"):
+        XrsRecordBatch(records=_minutes(MAX_RECORDS_PER_MESSAGE + 1))
