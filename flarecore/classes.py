@@ -41,7 +41,7 @@ def class_index(flux_wm2: float) -> int:
         raise ValueError("flux is NaN: no class")
     if flux_wm2 < A_FLOOR_WM2:
         return 0
-    index = int(math.floor(math.log10(flux_wm2) + 1e-9)) + 8
+    index = math.floor(math.log10(flux_wm2) + 1e-9) + 8
     return max(0, min(index, len(CLASS_LETTERS) - 1))
 
 

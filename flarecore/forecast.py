@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flarecore.classes import CLASS_LETTERS
 from flarecore.errors import FlareError
 from flarecore.features import FEATURE_NAMES, LOOKBACK_MINUTES
+from flarecore.trees import CompiledTrees
 
 ESTIMATOR_FILE = "estimator.joblib"
 INFO_FILE = "bundle.json"
@@ -74,6 +75,8 @@ class Forecaster:
         self.estimator = estimator
         self.info = info
         self._columns = _class_columns(estimator)
+        # The same probabilities, bit for bit, in about half the time.
+        self._trees = CompiledTrees.of(estimator)
 
     @property
     def version(self) -> str:
@@ -84,7 +87,8 @@ class Forecaster:
 
         Classes the estimator never saw in training get probability 0.
         """
-        raw = self.estimator.predict_proba(features)
+        raw = (self._trees.predict_proba(features) if self._trees is not None
+               else self.estimator.predict_proba(features))
         proba = np.zeros((features.shape[0], len(CLASS_LETTERS)))
         proba[:, self._columns] = raw
         return proba
