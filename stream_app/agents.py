@@ -42,6 +42,7 @@ from stream_app.tables import (
     positions,
     quarantine_topic,
     records_topic,
+    remember_recent,
 )
 from stream_app.topics import assign_all, read_until
 
@@ -351,8 +352,8 @@ async def publish_candidate(raw: bytes) -> None:
     except ValidationError as exc:
         logger.error("alert candidate unreadable error=%s", _first_error(exc))
         return
-    # TODO(#4): the whole dedup state is read and written per candidate: fine
-    # for tens of alerts a day, to be split by event if that ever grows.
+    # The deduplicator's state is read and written whole per candidate: it
+    # holds only the events of the last DEDUP_MEMORY_MINUTES, a few kB.
     deduplicator = AlertDeduplicator.from_state(dedup.get("state") or {})
     published = deduplicator.admit(candidate)
     if published is None:
@@ -362,9 +363,7 @@ async def publish_candidate(raw: bytes) -> None:
                                         value=published.to_bytes())
     await delivered  # on the topic before the state says "published"
     dedup["state"] = deduplicator.to_state()
-    recent = list(dedup.get("recent") or [])
-    recent.append(published.model_dump(mode="json"))
-    dedup["recent"] = recent[-settings.recent_alerts_kept:]
+    remember_recent(published)
     metrics.alerts.labels(kind=published.kind.value).inc()
     logger.info("alert published id=%s kind=%s level=%s flare=%s satellites=%s "
                 "data_time=%s flux_wm2=%.3g", published.alert_id,

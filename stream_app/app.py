@@ -18,6 +18,8 @@ app = faust.App(
     web_bind=settings.web_bind,
     web_host=settings.web_bind,
     web_port=settings.web_port,
+    # Where the partition assignor tells the other workers this one answers.
+    canonical_url=settings.advertised_url,
     topic_partitions=settings.topics.records_partitions,
     broker_session_timeout=settings.broker_session_timeout_s,
     broker_heartbeat_interval=settings.broker_heartbeat_interval_s,

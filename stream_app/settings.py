@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -31,6 +32,10 @@ class StreamSettings(BaseSettings):
 
     web_bind: str = Field(default="127.0.0.1", description="HTTP bind address")
     web_port: int = Field(default=6066, ge=1, le=65535)
+    web_url: str = Field(
+        default="", description="how the other workers reach this one's HTTP "
+        "server (the table views gather from each); default http://<bind>:<port>, "
+        "with the host name when bound to every address")
 
     batch_size: int = Field(default=500, ge=1, description="records per batch")
     batch_within_s: float = Field(
@@ -63,6 +68,15 @@ class StreamSettings(BaseSettings):
     broker_rebalance_timeout_s: float = Field(default=20.0, gt=0)
 
     log_level: str = "INFO"
+
+    @property
+    def advertised_url(self) -> str:
+        """:attr:`web_url`, or the address the HTTP server listens on."""
+        if self.web_url:
+            return self.web_url.rstrip("/")
+        host = socket.gethostname() if self.web_bind in ("0.0.0.0", "::") else (
+            self.web_bind)
+        return f"http://{host}:{self.web_port}"
 
     @property
     def candidates(self) -> str:

@@ -11,6 +11,9 @@ so exactly one worker deduplicates.
 
 from __future__ import annotations
 
+from typing import Any
+
+from flarecore.alerts import Alert
 from stream_app.app import app, settings
 from stream_app.metrics import Metrics
 from stream_app.model import ModelHolder
@@ -40,3 +43,29 @@ dedup = app.Table("dedup", key_type=str, partitions=1,
 
 metrics = Metrics()
 model = ModelHolder(metrics)
+
+RECENT_SEQUENCE = "recent_sequence"
+"""``dedup`` key of the number of alerts published so far (the ring's position)."""
+
+
+def remember_recent(alert: Alert) -> None:
+    """Keep the alert for ``/alerts`` in a ring of ``recent_alerts_kept`` keys.
+
+    One key per alert: rewriting a list of hundreds of alerts (and sending it
+    to the changelog) for each new one cost a backfill seconds.
+    """
+    sequence = int(dedup.get(RECENT_SEQUENCE) or 0)
+    dedup[_recent_key(sequence)] = alert.model_dump(mode="json")
+    dedup[RECENT_SEQUENCE] = sequence + 1
+
+
+def recent_alerts() -> list[dict[str, Any]]:
+    """The kept alerts, newest first."""
+    sequence = int(dedup.get(RECENT_SEQUENCE) or 0)
+    oldest = max(0, sequence - settings.recent_alerts_kept)
+    kept = (dedup.get(_recent_key(n)) for n in range(sequence - 1, oldest - 1, -1))
+    return [alert for alert in kept if alert is not None]
+
+
+def _recent_key(sequence: int) -> str:
+    return f"recent/{sequence % settings.recent_alerts_kept}"
