@@ -37,12 +37,14 @@ class StreamSettings(BaseSettings):
         "server (the table views gather from each); default http://<bind>:<port>, "
         "with the host name when bound to every address")
 
-    batch_size: int = Field(default=500, ge=1, description="records per batch")
+    batch_size: int = Field(default=500, ge=1,
+                            description="messages per batch (a record, or a batch "
+                            "message of up to 240)")
     batch_within_s: float = Field(
         default=0.02, gt=0,
         description="longest wait to fill a batch: short for live alerts "
-        "(record-to-alert p99 52 ms at 0.02 s, 540 ms at 0.5 s); 0.5 s gives "
-        "backfills about a third more records/s (bench/README.md)")
+        "(record-to-alert p99 50 ms at 0.02 s, 540 ms at 0.5 s); 0.5 s nearly "
+        "doubles a packed backfill's records/s (bench/README.md)")
     fresh_within_s: float = Field(default=300.0, gt=0,
                                   description="/ready wants a record this recent")
     recent_alerts_kept: int = Field(default=500, ge=1)
