@@ -12,6 +12,7 @@ does not follow it, reads the missing offsets itself with a group-less consumer.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -21,6 +22,12 @@ from aiokafka.structs import ConsumerRecord
 from flarecore.settings import KafkaSettings
 
 FETCH_TIMEOUT_MS = 1000
+STALL_S = 60.0
+"""A gap read that gets nothing this long fails (and its batch is retried)."""
+
+
+class GapReadStalled(RuntimeError):
+    """The broker gave none of a gap's records for ``STALL_S``."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ async def read_gap(kafka: KafkaSettings, gap: Gap, chunk: int
 
     Offsets no longer on the broker (retention) are skipped by the reset to the
     earliest offset; the read ends once the position reaches the gap's end.
+    Raises :class:`GapReadStalled` when the broker gives nothing for ``STALL_S``.
     """
     consumer = AIOKafkaConsumer(
         **kafka.aiokafka_kwargs(), group_id=None, enable_auto_commit=False,
@@ -89,7 +97,13 @@ async def read_gap(kafka: KafkaSettings, gap: Gap, chunk: int
     try:
         consumer.assign([tp])
         consumer.seek(tp, gap.start)
-        while await consumer.position(tp) < gap.stop:
+        progress_s, last_position = time.monotonic(), -1
+        while (position := await consumer.position(tp)) < gap.stop:
+            if position > last_position:
+                progress_s, last_position = time.monotonic(), position
+            elif time.monotonic() - progress_s > STALL_S:
+                raise GapReadStalled(f"{gap.topic}[{gap.partition}] gave nothing "
+                                     f"from offset {position} for {STALL_S:.0f} s")
             fetched = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS,
                                              max_records=chunk)
             events = [_event(m) for m in fetched.get(tp, []) if m.offset < gap.stop]

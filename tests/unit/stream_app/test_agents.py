@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from stream_app import agents
+from flarecore.settings import KafkaSettings
+from stream_app import agents, gaps
 from stream_app.gaps import Gap, ReadEvent, ReadMessage, gap_before
 
 
@@ -60,3 +61,40 @@ def test_batch_splits_per_partition_at_offset_jumps() -> None:
 def test_gap_before_is_only_offsets_never_processed(
         last: int | None, offset: int, expected: Gap | None) -> None:
     assert gap_before(last, "records", 2, offset) == expected
+
+
+class _SilentConsumer:
+    """A made-up consumer whose partition never yields a record."""
+
+    def __init__(self, **_: object) -> None:
+        self.stopped = False
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    def assign(self, _: object) -> None:
+        return None
+
+    def seek(self, _: object, __: int) -> None:
+        return None
+
+    async def position(self, _: object) -> int:
+        return 30
+
+    async def getmany(self, *_: object, **__: object) -> dict[object, list[object]]:
+        return {}
+
+
+async def test_gap_read_that_gets_nothing_fails_instead_of_waiting_forever(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Raised, the batch is retried with backoff (process_until_done), not hung.
+    monkeypatch.setattr(gaps, "AIOKafkaConsumer", _SilentConsumer)
+    monkeypatch.setattr(gaps, "STALL_S", 0.05)
+    monkeypatch.setattr(gaps, "FETCH_TIMEOUT_MS", 1)
+
+    with pytest.raises(gaps.GapReadStalled, match=r"records\[2\] gave nothing"):
+        async for _ in gaps.read_gap(KafkaSettings(), Gap("records", 2, 30, 40), 10):
+            pass
