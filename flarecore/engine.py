@@ -21,7 +21,8 @@ Records of another satellite are counted in :attr:`EngineOutput.rejected`.
 Alert rules (one alert per flare, or warning episode, per kind and level):
 
 * **early warning** ``M`` (``X``): the forecast P(peak >= M1) (>= X1) reaches the
-  model's threshold while the observed flux is still below M1 (X1). Its
+  model's threshold, with XRS-B at or above the model's warning floor and still
+  below M1 (X1) (:class:`flarecore.forecast.Thresholds`). Its
   ``flare_id`` is the warning episode ``g{sat}-warnM-{first minute}``: the episode
   opens at the first minute at or above the threshold and closes after
   :data:`WARNING_QUIET_MINUTES` minutes below it, so one episode warns once;
@@ -317,15 +318,18 @@ class SatelliteEngine:
         if self.forecaster is None or state.p_ge_m is None:
             return
         thresholds = self.forecaster.info.thresholds
-        if (not self.warnings and state.p_ge_m < thresholds.p_ge_m
-                and (state.p_ge_x or 0.0) < thresholds.p_ge_x):
+        flux = state.xrsb_flux_wm2
+        assert flux is not None
+        hot = {
+            "M": state.p_ge_m >= thresholds.p_ge_m and flux >= thresholds.floor_m_wm2,
+            "X": ((state.p_ge_x or 0.0) >= thresholds.p_ge_x
+                  and flux >= thresholds.floor_x_wm2),
+        }
+        if not self.warnings and not hot["M"] and not hot["X"]:
             return  # the usual quiet minute: no episode to open, count or close
-        for level, probability, threshold in (
-            ("M", state.p_ge_m, thresholds.p_ge_m),
-            ("X", state.p_ge_x, thresholds.p_ge_x),
-        ):
+        for level in ("M", "X"):
             episode = self.warnings.get(level)
-            if probability is None or probability < threshold:
+            if not hot[level]:
                 if episode is not None:
                     episode["quiet"] += 1
                     if episode["quiet"] >= WARNING_QUIET_MINUTES:
@@ -336,8 +340,7 @@ class SatelliteEngine:
                 episode = {"id": f"g{self.satellite}-warn{level}-{stamp}"}
                 self.warnings[level] = episode
             episode["quiet"] = 0
-            assert state.xrsb_flux_wm2 is not None
-            if state.xrsb_flux_wm2 < _WARNING_LEVELS[level]:
+            if flux < _WARNING_LEVELS[level]:
                 self._emit(AlertKind.EARLY_WARNING, level, episode["id"],
                            self.tracker.active, state, out)
 

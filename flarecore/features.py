@@ -26,6 +26,11 @@ _SLOPE_B = (5, 15, 30)
 _BACKGROUND = 60
 _RECENT_MAX = 60
 _QUALITY = 60
+_RISING_LOG10_PER_MIN = 0.005
+"""A minute's XRS-B growth above which :func:`_minutes_to` extrapolates."""
+_NOT_APPROACHING_MIN = 999.0
+""":func:`_minutes_to`'s value when the flux is not rising."""
+M1_LOG10 = -5.0
 
 FEATURE_NAMES: tuple[str, ...] = (
     "log_b",
@@ -40,6 +45,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "log_b_below_max_60",
     "rise_minutes",
     "minutes_since_rise_start",
+    "accel_log_b",
+    "accel_log_a",
+    "minutes_to_m1",
     "missing_frac_60",
     "minutes_since_missing",
     "flagged_now",
@@ -118,6 +126,8 @@ def compute(grid: MinuteGrid) -> np.ndarray:
     columns += [background, log_b[pad:] - background]
     columns.append(log_b[pad:] - _window_nanmax(log_b, _RECENT_MAX, pad))
     columns += _rise(log_b, pad)
+    columns += [_acceleration(log_b, 3, pad), _acceleration(log_a, 5, pad),
+                _minutes_to(M1_LOG10, log_b, pad)]
     columns += _quality(log_b, log_a, pad)
 
     return np.column_stack(columns)
@@ -138,6 +148,32 @@ def _diff(series: np.ndarray, k: int, pad: int) -> np.ndarray:
 def _windows(series: np.ndarray, k: int, pad: int) -> np.ndarray:
     """Trailing windows of length ``k`` ending at each row after the padding."""
     return sliding_window_view(series[pad - k + 1:], k)
+
+
+def _acceleration(series: np.ndarray, k: int, pad: int) -> np.ndarray:
+    """The last minute's growth minus the mean growth of the ``k - 1`` before it.
+
+    Positive while a rise speeds up: an impulsive phase that is still building.
+    """
+    last = _diff(series, 1, pad)
+    before = series[pad - 1:len(series) - 1] - series[pad - k:len(series) - k]
+    return last - before / (k - 1)
+
+
+def _minutes_to(level_log10: float, log_b: np.ndarray, pad: int) -> np.ndarray:
+    """Minutes until XRS-B reaches a level if it kept the last minute's growth.
+
+    0 at or above the level, :data:`_NOT_APPROACHING_MIN` when not rising (or
+    further away than that), NaN when the last two minutes are not both known.
+    """
+    now = log_b[pad:]
+    growth = _diff(log_b, 1, pad)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        minutes = np.maximum(level_log10 - now, 0.0) / growth
+    minutes = np.where(growth > _RISING_LOG10_PER_MIN,
+                       np.minimum(minutes, _NOT_APPROACHING_MIN), _NOT_APPROACHING_MIN)
+    minutes = np.where(now >= level_log10, 0.0, minutes)
+    return np.where(np.isnan(growth), np.nan, minutes)
 
 
 def _window_nanmin(series: np.ndarray, k: int, pad: int) -> np.ndarray:

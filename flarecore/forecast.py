@@ -3,9 +3,10 @@
 A model bundle is a directory with two files:
 
 ``estimator.joblib``
-    A fitted scikit-learn classifier over :data:`flarecore.features.FEATURE_NAMES`
-    whose classes are class indices (0=A ... 4=X) of the peak XRS-B flux within the
-    horizon.
+    A fitted classifier over :data:`flarecore.features.FEATURE_NAMES` whose
+    classes are class indices (0=A ... 4=X) of the peak XRS-B flux within the
+    horizon: a :class:`flarecore.growth.GrowthForecast` (what the trainer makes)
+    or any scikit-learn classifier.
 ``bundle.json``
     :class:`BundleInfo`: version, horizon, feature names, warning thresholds,
     the estimator's SHA-256, and the training record.
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flarecore.classes import CLASS_LETTERS
 from flarecore.errors import FlareError
 from flarecore.features import FEATURE_NAMES, LOOKBACK_MINUTES
+from flarecore.growth import GrowthForecast
 from flarecore.trees import CompiledTrees
 
 ESTIMATOR_FILE = "estimator.joblib"
@@ -42,12 +44,30 @@ class ModelError(FlareError):
 
 
 class Thresholds(BaseModel):
-    """Decision thresholds on the forecast probabilities."""
+    """When a forecast becomes an early warning.
+
+    A minute is *hot* for M (X) when P(>= M) (P(>= X)) is at or above its
+    threshold while XRS-B is at or above the floor: a flux far below the level
+    is rarely a flare about to cross it, and the floors keep the warnings to the
+    rises that might.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     p_ge_m: float = Field(ge=0, le=1, description="warn of >= M at or above this")
     p_ge_x: float = Field(ge=0, le=1, description="warn of >= X at or above this")
+    floor_m_wm2: float = Field(default=0.0, ge=0,
+                               description="warn of >= M only from this XRS-B up")
+    floor_x_wm2: float = Field(default=0.0, ge=0,
+                               description="warn of >= X only from this XRS-B up")
+
+    def hot_m(self, p_ge_m: np.ndarray, xrsb_wm2: np.ndarray) -> np.ndarray:
+        """Minutes whose forecast warns of >= M (NaN flux: never)."""
+        return (p_ge_m >= self.p_ge_m) & (np.nan_to_num(xrsb_wm2) >= self.floor_m_wm2)
+
+    def hot_x(self, p_ge_x: np.ndarray, xrsb_wm2: np.ndarray) -> np.ndarray:
+        """Minutes whose forecast warns of >= X (NaN flux: never)."""
+        return (p_ge_x >= self.p_ge_x) & (np.nan_to_num(xrsb_wm2) >= self.floor_x_wm2)
 
 
 class BundleInfo(BaseModel):
@@ -75,8 +95,10 @@ class Forecaster:
         self.estimator = estimator
         self.info = info
         self._columns = _class_columns(estimator)
+        self._growth = estimator if isinstance(estimator, GrowthForecast) else None
         # The same probabilities, bit for bit, in about half the time.
-        self._trees = CompiledTrees.of(estimator)
+        self._trees = CompiledTrees.of(self._growth.bins_estimator if self._growth
+                                       else estimator)
 
     @property
     def version(self) -> str:
@@ -87,6 +109,10 @@ class Forecaster:
 
         Classes the estimator never saw in training get probability 0.
         """
+        if self._growth is not None:
+            raw = (self._trees.predict_proba(features) if self._trees is not None
+                   else self._growth.bins_estimator.predict_proba(features))
+            return self._growth.class_proba(raw, features)
         raw = (self._trees.predict_proba(features) if self._trees is not None
                else self.estimator.predict_proba(features))
         proba = np.zeros((features.shape[0], len(CLASS_LETTERS)))

@@ -74,7 +74,9 @@ class CompiledTrees:
             raise ValueError(f"features of shape {features.shape}: expected "
                              f"(n, {self._n_features})")
         raw = _raw_scores()(rows, self._split_or_value, self._nodes, self._baseline)
-        return np.asarray(self._estimator._loss.predict_proba(raw))
+        # scikit-learn's raw scores are column-major, and its softmax sums a
+        # row-major array in another order (1 ulp apart with 10 classes).
+        return np.asarray(self._estimator._loss.predict_proba(np.asfortranarray(raw)))
 
 
 def _pack(estimator: Any) -> tuple[np.ndarray, np.ndarray] | None:

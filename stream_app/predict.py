@@ -94,18 +94,23 @@ def predict(forecaster: Forecaster, request: PredictRequest) -> list[dict[str, o
     results: list[dict[str, object]] = []
     for history, grid, p in zip(request.histories, lasts, proba, strict=True):
         last_b = float(grid.xrsb_wm2[-1])
+        known = not np.isnan(last_b)
         p_m, p_x = float(p[M_INDEX:].sum()), float(p[X_INDEX])
         results.append({
             "satellite": history.satellite,
             "time_utc": datetime.fromtimestamp(
                 (grid.start_minute + len(grid) - 1) * 60, UTC).isoformat(),
-            "observed_flux_wm2": None if np.isnan(last_b) else last_b,
-            "observed_class": None if np.isnan(last_b) else flare_class(last_b),
-            "proba": {c: float(v) for c, v in zip(CLASS_LETTERS, p, strict=True)},
-            "p_ge_m": p_m, "p_ge_x": p_x,
-            "expected_class": CLASS_LETTERS[int(np.argmax(p))],
-            "warn_m": p_m >= info.thresholds.p_ge_m,
-            "warn_x": p_x >= info.thresholds.p_ge_x,
+            "observed_flux_wm2": last_b if known else None,
+            "observed_class": flare_class(last_b) if known else None,
+            # Without a current XRS-B the growth model has no reference: no forecast.
+            "proba": ({c: float(v) for c, v in zip(CLASS_LETTERS, p, strict=True)}
+                      if known else None),
+            "p_ge_m": p_m if known else None, "p_ge_x": p_x if known else None,
+            "expected_class": CLASS_LETTERS[int(np.argmax(p))] if known else None,
+            "warn_m": known and bool(info.thresholds.hot_m(np.array([p_m]),
+                                                           np.array([last_b]))[0]),
+            "warn_x": known and bool(info.thresholds.hot_x(np.array([p_x]),
+                                                           np.array([last_b]))[0]),
             "model_version": info.version,
             "horizon_minutes": info.horizon_minutes,
         })

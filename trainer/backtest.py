@@ -121,7 +121,7 @@ def _model_metrics(events: dict[str, dict[int, np.ndarray]], alerts: list[Alert]
     dataset = _dataset(table, horizon)
     proba = forecaster.predict_proba(dataset.features) if len(dataset) else np.zeros(
         (0, 5))
-    warn = forecaster.p_ge_m(proba) >= forecaster.info.thresholds.p_ge_m
+    warn = forecaster.info.thresholds.hot_m(forecaster.p_ge_m(proba), dataset.xrsb_wm2)
     scores = skill(dataset.labels >= 3, warn)
     return {
         "m1": _event_part(event_metrics(events["m1"], _warning_minutes(alerts, "M"),
@@ -195,8 +195,10 @@ def summary_markdown(report: dict[str, Any]) -> str:
         f"# Backtest of model {report['model']['version']}", "",
         f"Files: {len(report['files'])}; labelled minutes: {report['minutes']}; "
         f"horizon {report['horizon_minutes']} min; thresholds "
-        f"P(>=M) {report['model']['thresholds']['p_ge_m']:.4g}, "
-        f"P(>=X) {report['model']['thresholds']['p_ge_x']:.4g}.", "",
+        f"P(>=M) {report['model']['thresholds']['p_ge_m']:.4g} from XRS-B "
+        f"{report['model']['thresholds'].get('floor_m_wm2', 0):.1e} W/m2, "
+        f"P(>=X) {report['model']['thresholds']['p_ge_x']:.4g} from "
+        f"{report['model']['thresholds'].get('floor_x_wm2', 0):.1e} W/m2.", "",
         "| forecast | M events | warned early | lead median (p25-p75) min | "
         "false warnings | false-warning ratio | X events | X warned early | "
         "X false | TSS(>=M) | HSS(>=M) |",

@@ -3,7 +3,8 @@
 The label of minute ``t`` is the class (0=A ... 4=X) of the largest XRS-B flux in
 ``(t, t + H]``. A minute whose future window has fewer than half its minutes
 observed is dropped: its label would be a guess. Minutes near the end of the data
-have a partly unknown future and are dropped by the same rule.
+have a partly unknown future and are dropped by the same rule. A minute without
+an XRS-B value of its own is dropped too: the stream makes no forecast for it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Dataset:
         GOES number of each row.
     xrsb_wm2
         XRS-B flux at ``t`` (true scale, NaN if missing), for baselines.
+    peak_wm2
+        The largest XRS-B flux in ``(t, t + H]``, of which ``labels`` is the
+        class; what the model's growth target is measured to.
     """
 
     features: np.ndarray
@@ -53,6 +57,7 @@ class Dataset:
     xrsb_wm2: np.ndarray
     horizon_minutes: int
     record: dict[str, Any] = field(default_factory=dict)
+    peak_wm2: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -66,7 +71,8 @@ class Dataset:
         """The rows selected by an index or mask (the record is shared)."""
         return Dataset(self.features[rows], self.labels[rows], self.minutes[rows],
                        self.satellites[rows], self.xrsb_wm2[rows],
-                       self.horizon_minutes, self.record)
+                       self.horizon_minutes, self.record,
+                       None if self.peak_wm2 is None else self.peak_wm2[rows])
 
 
 def future_peak(xrsb_wm2: np.ndarray, horizon_minutes: int) -> tuple[np.ndarray,
@@ -98,13 +104,16 @@ def label_segment(segment: Segment, horizon_minutes: int) -> Dataset:
     """Features and labels of one satellite segment, unlabelable minutes dropped."""
     grid = segment.grid
     peak, observed = future_peak(grid.xrsb_wm2, horizon_minutes)
-    keep = (observed > MIN_OBSERVED_FRACTION) & ~np.isnan(peak)
+    # A minute without XRS-B gets no forecast in the stream either.
+    keep = ((observed > MIN_OBSERVED_FRACTION) & ~np.isnan(peak)
+            & ~np.isnan(grid.xrsb_wm2))
     features = compute(grid)[keep]
     return Dataset(
         features=features, labels=class_indices(peak[keep]),
         minutes=grid.minutes[keep],
         satellites=np.full(int(keep.sum()), segment.satellite, dtype=np.int64),
         xrsb_wm2=grid.xrsb_wm2[keep], horizon_minutes=horizon_minutes,
+        peak_wm2=peak[keep],
     )
 
 
@@ -113,13 +122,15 @@ def concatenate(parts: list[Dataset], horizon_minutes: int) -> Dataset:
     if not parts:
         empty = np.empty(0, dtype=np.int64)
         return Dataset(np.empty((0, len(FEATURE_NAMES))), empty, empty, empty,
-                       np.empty(0), horizon_minutes)
+                       np.empty(0), horizon_minutes, peak_wm2=np.empty(0))
+    peaks = [p.peak_wm2 for p in parts]
     return Dataset(
         np.concatenate([p.features for p in parts]),
         np.concatenate([p.labels for p in parts]),
         np.concatenate([p.minutes for p in parts]),
         np.concatenate([p.satellites for p in parts]),
         np.concatenate([p.xrsb_wm2 for p in parts]), horizon_minutes,
+        peak_wm2=None if any(p is None for p in peaks) else np.concatenate(peaks),
     )
 
 
@@ -147,7 +158,8 @@ def describe(dataset: Dataset, files: list[FileRecord], table_rows: int
         "lookback_minutes": LOOKBACK_MINUTES,
         "feature_names": list(FEATURE_NAMES),
         "label": "class of max XRS-B (true scale) in (t, t+H]; minutes whose "
-                 f"window is <= {MIN_OBSERVED_FRACTION:.0%} observed dropped",
+                 f"window is <= {MIN_OBSERVED_FRACTION:.0%} observed, or without "
+                 "XRS-B at t, dropped",
         "files": [f.model_dump() for f in files],
         "archive_rows": table_rows,
         "labelled_minutes": len(dataset),

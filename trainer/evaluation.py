@@ -22,9 +22,24 @@ from sklearn.model_selection import StratifiedGroupKFold
 from flarecore.classes import M1_WM2, X1_WM2
 from trainer.baselines import RiseRateRule, persistence
 from trainer.dataset import Dataset
-from trainer.metrics import (EventMetrics, class_f1, crossings, dense_series,
-                             event_metrics, skill, warning_alerts)
-from trainer.model import FlareClassifier, full_proba, p_ge_m, p_ge_x, tune_threshold
+from trainer.metrics import (
+    EventMetrics,
+    class_f1,
+    crossings,
+    dense_series,
+    event_metrics,
+    skill,
+    warning_alerts,
+)
+from trainer.model import (
+    CANDIDATE_FLOORS_M_WM2,
+    CANDIDATE_FLOORS_X_WM2,
+    FlareClassifier,
+    full_proba,
+    p_ge_m,
+    p_ge_x,
+    tune_warning,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +95,22 @@ def thresholds_for(estimator: FlareClassifier, train: Dataset, inner_splits: int
 
 
 def tuned_thresholds(train: Dataset, proba: np.ndarray) -> dict[str, float]:
-    """Thresholds on P(>=M) and P(>=X) from out-of-fold probabilities of ``train``."""
-    return {
-        "threshold_m": tune_threshold(p_ge_m(proba), event_evaluator(train, M1_WM2)),
-        "threshold_x": tune_threshold(p_ge_x(proba), event_evaluator(train, X1_WM2)),
-    }
+    """Thresholds and floors of the M and X warnings from out-of-fold
+    probabilities of ``train`` (the estimator's parameter names)."""
+    threshold_m, floor_m = tune_warning(p_ge_m(proba), train.xrsb_wm2,
+                                        CANDIDATE_FLOORS_M_WM2,
+                                        event_evaluator(train, M1_WM2))
+    threshold_x, floor_x = tune_warning(p_ge_x(proba), train.xrsb_wm2,
+                                        CANDIDATE_FLOORS_X_WM2,
+                                        event_evaluator(train, X1_WM2))
+    return {"threshold_m": threshold_m, "floor_m_wm2": floor_m,
+            "threshold_x": threshold_x, "floor_x_wm2": floor_x}
+
+
+def fit_on(estimator: FlareClassifier, dataset: Dataset) -> FlareClassifier:
+    """A clone of ``estimator`` fitted on every row of ``dataset``."""
+    return clone(estimator).fit(dataset.features, dataset.labels,
+                                peak_wm2=dataset.peak_wm2)
 
 
 def out_of_fold(estimator: FlareClassifier, dataset: Dataset, n_splits: int,
@@ -93,7 +119,7 @@ def out_of_fold(estimator: FlareClassifier, dataset: Dataset, n_splits: int,
     day."""
     proba = np.zeros((len(dataset), 5))
     for train, test in day_folds(dataset, n_splits, random_state):
-        model = clone(estimator).fit(dataset.features[train], dataset.labels[train])
+        model = fit_on(estimator, dataset.subset(train))
         proba[test] = full_proba(model.predict_proba(dataset.features[test]),
                                  model.classes_)
     return proba
@@ -114,12 +140,13 @@ def cross_validate(estimator: FlareClassifier, dataset: Dataset, n_splits: int =
                                                           random_state)):
         train, test = dataset.subset(train_rows), dataset.subset(test_rows)
         chosen = thresholds_for(estimator, train, inner_splits, random_state)
-        model = clone(estimator).set_params(**chosen).fit(train.features, train.labels)
+        model = fit_on(clone(estimator).set_params(**chosen), train)
         proba[test_rows] = full_proba(model.predict_proba(test.features),
                                       model.classes_)
         # From the probabilities just computed: predicting twice was ~10 % of fit.
-        warn_m[test_rows] = p_ge_m(proba[test_rows]) >= chosen["threshold_m"]
-        warn_x[test_rows] = p_ge_x(proba[test_rows]) >= chosen["threshold_x"]
+        warning = model.thresholds
+        warn_m[test_rows] = warning.hot_m(p_ge_m(proba[test_rows]), test.xrsb_wm2)
+        warn_x[test_rows] = warning.hot_x(p_ge_x(proba[test_rows]), test.xrsb_wm2)
         rule = RiseRateRule().tuned(train, event_evaluator(train, M1_WM2),
                                     event_evaluator(train, X1_WM2))
         rise_m[test_rows], rise_x[test_rows] = rule.warn(test)

@@ -193,7 +193,7 @@ class Registry:
         forecaster = load_bundle(resolve_bundle(f"models:/{name}/{champion.version}",
                                                 self.tracking_uri))
         p_ge_m = forecaster.p_ge_m(forecaster.predict_proba(dataset.features))
-        warn = p_ge_m >= forecaster.info.thresholds.p_ge_m
+        warn = forecaster.info.thresholds.hot_m(p_ge_m, dataset.xrsb_wm2)
         return str(champion.version), skill(dataset.labels >= 3, warn).tss
 
     def _announce(self, version: str) -> bool:
@@ -271,6 +271,8 @@ def _params(result: TrainingResult) -> dict[str, Any]:
     params.update({"horizon_minutes": info.horizon_minutes,
                    "threshold_m": info.thresholds.p_ge_m,
                    "threshold_x": info.thresholds.p_ge_x,
+                   "floor_m_wm2": info.thresholds.floor_m_wm2,
+                   "floor_x_wm2": info.thresholds.floor_x_wm2,
                    "dataset.labelled_minutes": result.dataset.record[
                        "labelled_minutes"],
                    "dataset.files": len(result.dataset.record["files"])})

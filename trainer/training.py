@@ -16,11 +16,16 @@ from sklearn.base import clone
 
 from flarecore.classes import M1_WM2, X1_WM2
 from flarecore.features import FEATURE_NAMES
-from flarecore.forecast import BundleInfo, Thresholds, save_bundle
-from trainer.dataset import Dataset, build
+from flarecore.forecast import BundleInfo, save_bundle
 from trainer.baselines import RiseRateRule
-from trainer.evaluation import (CrossValidation, cross_validate, event_evaluator,
-                                tuned_thresholds)
+from trainer.dataset import Dataset, build
+from trainer.evaluation import (
+    CrossValidation,
+    cross_validate,
+    event_evaluator,
+    fit_on,
+    tuned_thresholds,
+)
 from trainer.model import FlareClassifier
 
 logger = logging.getLogger(__name__)
@@ -52,7 +57,7 @@ def train(paths: list[Path], out_dir: Path, horizon_minutes: int = 30,
     chosen = tuned_thresholds(dataset, cv.proba)
     rule = RiseRateRule().tuned(dataset, event_evaluator(dataset, M1_WM2),
                                 event_evaluator(dataset, X1_WM2))
-    model = clone(estimator).set_params(**chosen).fit(dataset.features, dataset.labels)
+    model = fit_on(clone(estimator).set_params(**chosen), dataset)
     stages["final_fit"] = time.monotonic() - started - sum(stages.values())
     logger.info("fit stages %s", " ".join(f"{k}_s={v:.1f}" for k, v in stages.items()))
     info = _info(model, dataset, cv, chosen, estimator, n_splits, random_state,
@@ -81,10 +86,10 @@ def _info(model: FlareClassifier, dataset: Dataset, cv: CrossValidation,
     return BundleInfo(
         version=now.strftime("%Y%m%dT%H%M%SZ"), created_utc=now,
         horizon_minutes=dataset.horizon_minutes, feature_names=list(FEATURE_NAMES),
-        thresholds=Thresholds(p_ge_m=chosen["threshold_m"],
-                              p_ge_x=chosen["threshold_x"]),
+        thresholds=model.thresholds,
         estimator_sha256="", training={
-            "estimator": "sklearn HistGradientBoostingClassifier via "
+            "estimator": "flarecore.growth.GrowthForecast over a sklearn "
+                         "HistGradientBoostingClassifier of growth bins, via "
                          "trainer.model.FlareClassifier",
             "params": estimator.get_params(),
             "cv": {"n_splits": n_splits, "group": "utc_day",

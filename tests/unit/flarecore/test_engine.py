@@ -257,6 +257,25 @@ def test_engine_x_warning_once_per_episode_real_day(
     assert warnings[0].flare_id == "g13-warnX-2014-01-28T00:00Z"
 
 
+def test_engine_warning_floor_keeps_warnings_above_it_real_day(
+        tmp_path: Path, day: list[XrsRecord]) -> None:
+    # P(>=M) >= 0 everywhere: without a floor one episode opens at midnight; with
+    # a C5 floor the episodes open only at minutes at or above C5 and below M1.
+    always = fit_day_model(tmp_path / "always", p_ge_m=0.0)
+    floored = fit_day_model(tmp_path / "floored", p_ge_m=0.0, floor_m_wm2=5e-6)
+    first = _run(_engine(always), day, 100)
+    second = _run(_engine(floored), day, 100)
+
+    def warnings(out: EngineOutput) -> list[Alert]:
+        return [a for a in out.alerts
+                if a.kind is AlertKind.EARLY_WARNING and a.level == "M"]
+
+    assert [a.data_time_utc.strftime("%H:%M") for a in warnings(first)] == ["00:00"]
+    assert warnings(second)
+    for warning in warnings(second):
+        assert 5e-6 <= warning.observed_flux_wm2 < 1e-5
+
+
 def test_engine_escalates_through_x_levels_synthetic() -> None:
     # A made-up flare: quiet C1, a steep rise to X2.5, a decay. It ends at
     # 1.2e-4, below halfway from 1e-6 to the peak.

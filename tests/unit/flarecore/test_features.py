@@ -30,7 +30,8 @@ def test_features_shape_and_names() -> None:
     result = compute(MinuteGrid(0, xrsa, xrsb))
     assert result.shape == (200, len(FEATURE_NAMES))
     assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
-    assert compute(MinuteGrid(0, np.empty(0), np.empty(0))).shape == (0, 24)
+    assert compute(MinuteGrid(0, np.empty(0), np.empty(0))).shape == (
+        0, len(FEATURE_NAMES))
 
 
 def test_rise_and_gap_features_synthetic() -> None:
@@ -52,3 +53,29 @@ def test_from_points_fills_gaps_with_nan() -> None:
                                   np.array([4.0, 5.0, 6.0]))
     assert grid.start_minute == 10 and len(grid) == 5
     assert np.isnan(grid.xrsb_wm2[2]) and grid.xrsb_wm2[4] == 6.0
+
+
+def test_acceleration_and_minutes_to_m1_synthetic() -> None:
+    """A made-up XRS-B growing 0.02, 0.02, then 0.1 decades a minute from C5."""
+    log_b = np.full(130, np.log10(5e-6))
+    log_b[-3:] += np.cumsum([0.02, 0.02, 0.1])
+    xrsb = 10**log_b
+    result = compute(MinuteGrid(0, xrsb / 20, xrsb))
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    last = result[-1]
+
+    assert last[col["accel_log_b"]] == pytest.approx(0.1 - (0.02 + 0.02) / 2)
+    to_m1 = (-5.0 - log_b[-1]) / 0.1
+    assert last[col["minutes_to_m1"]] == pytest.approx(to_m1)
+    assert result[-5, col["minutes_to_m1"]] == 999.0  # flat: not approaching
+    assert result[-5, col["accel_log_b"]] == pytest.approx(0.0)
+
+
+def test_minutes_to_m1_at_or_above_m1_and_in_gaps_synthetic() -> None:
+    xrsb = np.full(130, 2e-5)
+    xrsb[-1] = 3e-5
+    xrsb[60] = np.nan
+    result = compute(MinuteGrid(0, xrsb / 20, xrsb))
+    column = FEATURE_NAMES.index("minutes_to_m1")
+    assert result[-1, column] == 0.0
+    assert np.isnan(result[61, column])  # the minute before is missing

@@ -57,7 +57,8 @@ def peak_class_labels(xrsb_wm2: np.ndarray) -> np.ndarray:
 
 
 def fit_day_model(directory: Path, version: str = "test-day-1",
-                  p_ge_m: float = 0.5, p_ge_x: float = 0.5) -> Forecaster:
+                  p_ge_m: float = 0.5, p_ge_x: float = 0.5,
+                  floor_m_wm2: float = 0.0) -> Forecaster:
     """Fit the tiny model on the flare day and save it as a bundle."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -77,7 +78,8 @@ def fit_day_model(directory: Path, version: str = "test-day-1",
     info = BundleInfo(
         version=version, created_utc=datetime.now(UTC),
         horizon_minutes=HORIZON_MINUTES, feature_names=list(FEATURE_NAMES),
-        thresholds=Thresholds(p_ge_m=p_ge_m, p_ge_x=p_ge_x), estimator_sha256="",
+        thresholds=Thresholds(p_ge_m=p_ge_m, p_ge_x=p_ge_x,
+                              floor_m_wm2=floor_m_wm2), estimator_sha256="",
         training={"data": FLARE_DAY.name, "note": "test fixture, in-sample"},
     )
     save_bundle(directory, estimator, info)

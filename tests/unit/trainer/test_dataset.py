@@ -40,8 +40,9 @@ def test_label_segment_drops_end_of_data_and_gaps_synthetic() -> None:
     assert 19 not in kept and 18 not in kept
     # t=17 sees 2 of 4 (not more than half): dropped; t=16 sees 3 of 4: kept.
     assert 17 not in kept and 16 in kept
-    # In the gap: t=22 sees 25-26 (2 of 4), t=23 sees 25-27 (3 of 4).
-    assert 23 in kept and 22 not in kept
+    # In the gap: no flux of its own, no forecast, no row (t=23 would see
+    # 25-27, 3 of 4); t=24 is the first minute after it.
+    assert not kept & set(range(20, 25)) and 25 in kept
     # Last minutes: the window runs past the data.
     assert 36 in kept and 37 not in kept and 39 not in kept
     assert data.features.shape == (len(data), len(FEATURE_NAMES))
@@ -55,6 +56,7 @@ def test_label_segment_class_of_peak_synthetic() -> None:
     assert label[9] == 3   # sees 3e-6, 2e-5: M
     assert label[10] == 4  # sees 2e-5, 1.5e-4: X
     assert label[12] == 1  # after the peak: B
+    assert data.peak_wm2[list(label).index(9)] == 2e-5
 
 
 def test_class_indices_boundaries() -> None:

@@ -76,7 +76,7 @@ def assert_same_numbers(actual: object, expected: object, path: str = "") -> Non
 
 
 def _model_params(params: dict[str, object]) -> dict[str, object]:
-    """Hyperparameters as recorded, minus the thresholds that training tunes and
-    the seed, which ``train`` takes on its own."""
+    """Hyperparameters as recorded, minus the thresholds and floors that training
+    tunes and the seed, which ``train`` takes on its own."""
     return {k: v for k, v in params.items()
-            if not k.startswith("threshold_") and k != "random_state"}
+            if not k.startswith(("threshold_", "floor_")) and k != "random_state"}
