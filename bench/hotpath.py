@@ -5,9 +5,11 @@ Method (printed with the results): one month of real 2010 GOES-14 records
 With the shipped model (``models/default``, ``OMP_NUM_THREADS=1``) and in
 alternation, ``--repeats`` times each:
 
-* model: scikit-learn's ``predict_proba`` against the compiled trees
-  (``flarecore.trees``) over the month's feature rows in batches of
-  ``--batch-size``; us per row. The two results are checked equal, bit for bit.
+* model: scikit-learn's ``predict_proba`` of the shipped model's trees (the
+  growth-bin classifier) against the compiled trees (``flarecore.trees``) over
+  the month's feature rows in batches of ``--batch-size``; us per row. The two
+  results are checked equal, bit for bit. Beside them, what the worker calls:
+  ``Forecaster.predict_proba`` (compiled trees, then growth bins to classes).
 * decode: the month packed as the replayer's batch messages (60 records), read
   back with ``decode_records``, with the cyclic garbage collector walking the
   whole heap (faust, scikit-learn and numba loaded, as in a worker) against the
@@ -81,24 +83,27 @@ def main() -> None:
     print(f"records={len(records)} feature_rows={len(features)} "
           f"batch={args.batch_size} objects_on_heap={len(gc.get_objects())}")
 
-    sklearn_s, compiled_s, walking_s, frozen_s = [], [], [], []
+    trees = getattr(forecaster.estimator, "bins_estimator", forecaster.estimator)
+    sklearn_s, compiled_s, served_s, walking_s, frozen_s = [], [], [], [], []
     for _ in range(args.repeats):
-        sklearn_s.append(timed(lambda: [forecaster.estimator.predict_proba(b)
-                                        for b in batches]))
+        sklearn_s.append(timed(lambda: [trees.predict_proba(b) for b in batches]))
         compiled_s.append(timed(lambda: [forecaster._trees.predict_proba(b)
                                          for b in batches]))
+        served_s.append(timed(lambda: [forecaster.predict_proba(b)
+                                       for b in batches]))
         walking_s.append(timed(lambda: [decode_records(m) for m in messages]))
         gc.freeze()
         frozen_s.append(timed(lambda: [decode_records(m) for m in messages]))
         gc.unfreeze()
     for batch in batches:
-        assert (forecaster.estimator.predict_proba(batch)
+        assert (trees.predict_proba(batch)
                 == forecaster._trees.predict_proba(batch)).all()
 
     print("model, per feature row (results equal bit for bit):")
     slow = summary("scikit-learn predict_proba", sklearn_s, len(features))
     fast = summary("compiled trees", compiled_s, len(features))
     print(f"  ratio {slow / fast:.2f}x")
+    summary("served (trees + class proba)", served_s, len(features))
     print("decode of batch messages, per record:")
     slow = summary("collector walks the heap", walking_s, len(records))
     fast = summary("heap frozen", frozen_s, len(records))

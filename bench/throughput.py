@@ -269,7 +269,8 @@ def main() -> None:
                         help="bundle to serve (default: the shipped model)")
     parser.add_argument("--baseline-repo", type=Path, default=None,
                         help="also time a worker of this checkout (e.g. `git "
-                        "archive <commit> | tar -x -C DIR`) in each run: before/after")
+                        "archive <commit> | tar -x -C DIR`), serving its own "
+                        "models/default, in each run: before/after")
     parser.add_argument("--within", type=float, default=0.5,
                         help="the workers' FLARE_BATCH_WITHIN_S (batch wait)")
     parser.add_argument("--records-per-message", type=int, default=60,
@@ -318,8 +319,11 @@ def main() -> None:
             bare = (WorkerRun(0, float("nan")) if args.skip_bare else
                     bare_faust_run(kafka, topics, messages, work, args.batch_size,
                                    per_message))
+            # A baseline checkout serves its own shipped model: models change
+            # with the features their code computes.
             base = (WorkerRun(0, float("nan")) if args.baseline_repo is None else
-                    worker_run(kafka, topics, total, model_dir, work,
+                    worker_run(kafka, topics, total,
+                               args.baseline_repo / "models" / "default", work,
                                args.batch_size, args.baseline_repo, args.within))
             run = worker_run(kafka, topics, total, model_dir, work, args.batch_size,
                              within_s=args.within)

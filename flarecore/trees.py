@@ -1,11 +1,11 @@
 """A fitted gradient-boosting classifier, evaluated compiled and exactly.
 
 scikit-learn's ``HistGradientBoostingClassifier.predict_proba`` walks its trees
-one at a time over every row: 500 trees (100 iterations of 5 classes) cost
-about 14-19 us a row on one core, the largest share of a stream worker's time
-in a backfill. :class:`CompiledTrees` packs the fitted trees into two compact
+one at a time over every row: 500 trees (50 iterations of 10 growth bins) cost
+about 14-16 us a row on one core, the largest share of a stream worker's time in
+a backfill. :class:`CompiledTrees` packs the fitted trees into two compact
 arrays (16 bytes a node, the whole forest in a core's L2 cache) and walks every
-tree for one row at a time in numba-compiled code, about twice as fast.
+tree for one row at a time in numba-compiled code, about 1.5x as fast.
 
 It makes the same comparisons (``x <= threshold``, NaN to the side learnt for
 missing values) and adds the leaf values in the same order, from the same
