@@ -39,6 +39,7 @@ def test_retraining_reproduces_recorded_metrics(tmp_path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 3 minutes alone; far more on a loaded machine
 @pytest.mark.skipif(not DEFAULT_DATA_ROOT.is_dir(),
                     reason=f"{DEFAULT_DATA_ROOT} (the shared real archive) is absent")
 def test_full_retraining_reproduces_default_model_metrics(tmp_path) -> None:
