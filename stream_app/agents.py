@@ -5,7 +5,8 @@ them (anything bad goes to the quarantine topic with its reason), runs each
 satellite's :class:`~flarecore.engine.SatelliteEngine` over its records and keeps
 the engine's state in the ``engines`` table. A batch that does not follow the
 last offset processed in its partition is preceded by the records in between,
-read again from the broker. Alert candidates go to the
+read again from the broker, and a partition left short of its end with no record
+coming is read to its end the same way. Alert candidates go to the
 single-partition candidates topic, where one deduplicating agent publishes each
 alert once to the alerts topic.
 """
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from faust.exceptions import ConsumerNotStarted
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
@@ -29,7 +31,7 @@ from flarecore.engine import AlertDeduplicator, SatelliteEngine
 from flarecore.quarantine import QuarantinedInput
 from flarecore.records import XrsRecord, decode_records, minute_to_datetime
 from stream_app.app import app, settings
-from stream_app.gaps import Gap, ReadEvent, gap_before, read_gap
+from stream_app.gaps import Gap, ReadEvent, first_offset, gap_before, read_gap
 from stream_app.model import default_bundle_exists, follow_announcements
 from stream_app.tables import (
     alerts_topic,
@@ -58,6 +60,16 @@ AnyEvent = EventT | ReadEvent
 """A record event from faust, or one read again to fill a gap."""
 SOURCE_OFFSET = "source_offset"
 """Key of the last processed record's offset, kept with the engine state."""
+TAIL_CHECK_S = 5.0
+TAIL_IDLE_S = 10.0
+"""A partition behind its end that faust handed nothing this long is read to it."""
+
+_processing = asyncio.Lock()
+"""Held while records are processed: by the agent, or by a read to a tail."""
+_last_handed_s: dict[int, float] = {}
+"""When faust last handed the agent a record of each partition (monotonic)."""
+_earliest: dict[int, int] = {}
+"""Earliest offset of records partitions of which nothing was processed yet."""
 
 
 # -- records ------------------------------------------------------------------
@@ -69,7 +81,8 @@ async def process_records(stream: StreamT[bytes]) -> None:
     async for events in stream.take_events(settings.batch_size,
                                            within=settings.batch_within_s):
         await model.settled.wait()
-        await process_until_done(events)
+        async with _processing:
+            await process_until_done(events)
 
 
 async def process_until_done(events: list[EventT]) -> None:
@@ -100,11 +113,17 @@ async def process_batch(events: list[EventT]) -> None:
     started = time.monotonic()
     for run in _runs(events):
         first = run[0].message
-        gap = gap_before(positions.get(str(first.partition)), first.topic,
-                         first.partition, first.offset)
+        gap = gap_before(await _last_processed(first.topic, first.partition),
+                         first.topic, first.partition, first.offset)
         if gap is not None:
+            logger.warning("records partition skipped ahead, reading the gap again "
+                           "topic=%s partition=%d from_offset=%d to_offset=%d "
+                           "records=%d", gap.topic, gap.partition, gap.start,
+                           gap.stop, gap.size)
             await _fill(gap)
         await _process_run(run)
+        # At the end: a long batch is no idle time of the partitions it holds.
+        _last_handed_s[first.partition] = time.monotonic()
     _observe(events, started)
 
 
@@ -123,9 +142,6 @@ def _runs(events: list[EventT]) -> list[list[EventT]]:
 
 async def _fill(gap: Gap) -> None:
     """Process the records of offsets the consumer went past, before the rest."""
-    logger.warning("records partition skipped ahead, reading the gap again "
-                   "topic=%s partition=%d from_offset=%d to_offset=%d records=%d",
-                   gap.topic, gap.partition, gap.start, gap.stop, gap.size)
     metrics.gaps.inc()
     read = 0
     async for chunk in read_gap(settings.kafka, gap, settings.batch_size):
@@ -134,6 +150,74 @@ async def _fill(gap: Gap) -> None:
         metrics.reread.inc(len(chunk))
     logger.info("records gap filled topic=%s partition=%d records=%d", gap.topic,
                 gap.partition, read)
+
+
+@app.timer(TAIL_CHECK_S)
+async def read_stalled_tails() -> None:
+    """Read the records of a partition that stopped short of its end.
+
+    faust's recovery clears the stream buffers when it resumes the flow after
+    seeking to the committed offsets, while its fetcher may already have put
+    records there: those are dropped, its consumer position is past them and
+    it never hands them over. A later record reveals the hole (process_batch);
+    with none coming, the worker would wait forever on records it never saw.
+    """
+    if app.rebalancing or not model.settled.is_set():
+        return
+    async with _processing:
+        if app.rebalancing:
+            return
+        try:
+            for gap in await _stalled_tails(time.monotonic()):
+                logger.warning("records partition stopped short of its end, reading "
+                               "the rest again topic=%s partition=%d from_offset=%d "
+                               "to_offset=%d records=%d", gap.topic, gap.partition,
+                               gap.start, gap.stop, gap.size)
+                await _fill(gap)
+        except ConsumerNotStarted:
+            return
+        except Exception as exc:  # noqa: BLE001 - broker trouble: next check retries
+            logger.warning("records tail read failed, retrying in %.0f s error=%r",
+                           TAIL_CHECK_S, exc)
+
+
+async def _stalled_tails(now: float) -> list[Gap]:
+    """Unprocessed ends of this worker's record partitions that faust left idle."""
+    tails = []
+    for tp in app.consumer.assignment():
+        if tp.topic != settings.topics.records:
+            continue
+        # The idle time counts from the first check after an assignment.
+        idle_s = now - _last_handed_s.setdefault(tp.partition, now)
+        highwater = app.consumer.highwater(tp)
+        if idle_s < TAIL_IDLE_S or highwater is None:
+            continue
+        last = await _last_processed(tp.topic, tp.partition)
+        tail = gap_before(last, tp.topic, tp.partition, highwater)
+        if tail is not None:
+            tails.append(tail)
+    return tails
+
+
+async def _last_processed(topic: str, partition: int) -> int:
+    """The partition's last processed offset; before its earliest if none yet.
+
+    The earliest offset is asked once per partition and worker: it only moves
+    on (retention), and a gap read starting before it begins at it.
+    """
+    last = positions.get(str(partition))
+    if last is not None:
+        return int(last)
+    if partition not in _earliest:
+        _earliest[partition] = await first_offset(settings.kafka, topic, partition)
+    return _earliest[partition] - 1
+
+
+@app.on_partitions_revoked.connect
+async def _finish_tail_read(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    """Hold a revocation until a tail read is done, as faust does for a batch."""
+    async with _processing:
+        _last_handed_s.clear()
 
 
 async def _process_run(events: Sequence[AnyEvent]) -> None:
@@ -147,8 +231,12 @@ async def _process_run(events: Sequence[AnyEvent]) -> None:
 
     # After the engines' state: a crash in between re-reads the run, which the
     # engines ignore; the other order could skip records the state never saw.
+    # Never lower: a re-delivered run would make the tail check read it again.
     last = events[-1].message
-    _store(positions, str(last.partition), last.offset, last.partition)
+    previous = positions.get(str(last.partition))
+    _store(positions, str(last.partition),
+           last.offset if previous is None else max(previous, last.offset),
+           last.partition)
 
 
 async def _decode(event: AnyEvent) -> list[XrsRecord]:

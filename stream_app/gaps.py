@@ -4,10 +4,12 @@ A worker must see every offset of a records partition in order: a record never
 processed is a minute the engine never saw, and a flare it never tracked. The
 consumer group does not guarantee that across restarts: a committed offset can
 run ahead of the processed state (faust commits through offsets it treats as
-gaps, and a fetch started before its seek to the committed offsets hands over
-records from a later position). The worker therefore keeps the last processed
-offset of each partition with its tables and, when the next record it is given
-does not follow it, reads the missing offsets itself with a group-less consumer.
+gaps), and faust's recovery drops the records its fetcher handed over before it
+resumes the flow (resuming clears the stream buffers) while its position stays
+past them. The worker therefore keeps the last processed offset of each
+partition with its tables and, when the next record it is given does not follow
+it, or none comes while the partition has more, reads the missing offsets
+itself with a group-less consumer.
 """
 
 from __future__ import annotations
@@ -78,6 +80,24 @@ def gap_before(last_offset: int | None, topic: str, partition: int,
     if last_offset is None or offset <= last_offset + 1:
         return None
     return Gap(topic, partition, last_offset + 1, offset)
+
+
+async def first_offset(kafka: KafkaSettings, topic: str, partition: int) -> int:
+    """The earliest offset the broker still holds for a partition.
+
+    Where a worker has processed nothing of a partition yet, the records before
+    the first one it is handed are a gap too: a group starts at the earliest
+    offset, and faust's recovery can drop its first fetch.
+    """
+    consumer = AIOKafkaConsumer(**kafka.aiokafka_kwargs(), group_id=None,
+                                enable_auto_commit=False,
+                                client_id=f"{kafka.client_id_prefix}-gap-reader")
+    tp = TopicPartition(topic, partition)
+    await consumer.start()
+    try:
+        return int((await consumer.beginning_offsets([tp]))[tp])
+    finally:
+        await consumer.stop()
 
 
 async def read_gap(kafka: KafkaSettings, gap: Gap, chunk: int
