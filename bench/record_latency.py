@@ -90,7 +90,7 @@ def latencies_ms(kafka: KafkaSettings, topics: TopicSettings) -> list[float]:
     for value, stamp_ms in asyncio.run(read_topic(kafka, topics.records)):
         record = XrsRecord.from_bytes(value)
         published.setdefault((record.satellite, record.minute), stamp_ms)
-    result = []
+    result, described = [], []
     for value, stamp_ms in asyncio.run(read_topic(kafka, topics.alerts)):
         alert = Alert.from_bytes(value)
         minute = int(alert.data_time_utc.timestamp()) // 60
@@ -98,8 +98,12 @@ def latencies_ms(kafka: KafkaSettings, topics: TopicSettings) -> list[float]:
                 if (s, minute) in published]
         if sent:
             result.append(float(stamp_ms - min(sent)))
+            described.append((result[-1], f"{alert.kind.value} {alert.level or '-'} "
+                              f"{alert.data_time_utc:%H:%M} sats={alert.satellites}"))
         else:
             print(f"alert without its record: {alert.alert_id}")
+    slowest = sorted(described, reverse=True)[:3]
+    print("  slowest: " + "; ".join(f"{ms:.0f} ms {what}" for ms, what in slowest))
     return result
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from faust.exceptions import ConsumerNotStarted
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 from pydantic import ValidationError
 
 from flarecore.alerts import Alert
@@ -31,7 +31,7 @@ from flarecore.engine import AlertDeduplicator, SatelliteEngine
 from flarecore.quarantine import QuarantinedInput
 from flarecore.records import XrsRecord, decode_records, minute_to_datetime
 from stream_app.app import app, settings
-from stream_app.gaps import Gap, ReadEvent, first_offset, gap_before, read_gap
+from stream_app.gaps import Gap, ReadEvent, gap_before, read_gap
 from stream_app.model import default_bundle_exists, follow_announcements
 from stream_app.tables import (
     alerts_topic,
@@ -164,21 +164,30 @@ async def read_stalled_tails() -> None:
     """
     if app.rebalancing or not model.settled.is_set():
         return
-    async with _processing:
-        if app.rebalancing:
+    try:
+        # Found outside the lock, so the agent's batches never wait on the
+        # offset lookups of a partition that turns out to be complete.
+        found = await _stalled_tails(time.monotonic())
+        if not found:
             return
-        try:
-            for gap in await _stalled_tails(time.monotonic()):
+        async with _processing:
+            for stalled in found:
+                # The agent may have been handed them meanwhile.
+                gap = gap_before(await _last_processed(stalled.topic,
+                                                       stalled.partition),
+                                 stalled.topic, stalled.partition, stalled.stop)
+                if app.rebalancing or gap is None:
+                    continue
                 logger.warning("records partition stopped short of its end, reading "
                                "the rest again topic=%s partition=%d from_offset=%d "
                                "to_offset=%d records=%d", gap.topic, gap.partition,
                                gap.start, gap.stop, gap.size)
                 await _fill(gap)
-        except ConsumerNotStarted:
-            return
-        except Exception as exc:  # noqa: BLE001 - broker trouble: next check retries
-            logger.warning("records tail read failed, retrying in %.0f s error=%r",
-                           TAIL_CHECK_S, exc)
+    except ConsumerNotStarted:
+        return
+    except Exception as exc:  # noqa: BLE001 - broker trouble: next check retries
+        logger.warning("records tail read failed, retrying in %.0f s error=%r",
+                       TAIL_CHECK_S, exc)
 
 
 async def _stalled_tails(now: float) -> list[Gap]:
@@ -190,8 +199,8 @@ async def _stalled_tails(now: float) -> list[Gap]:
         # The idle time counts from the first check after an assignment.
         idle_s = now - _last_handed_s.setdefault(tp.partition, now)
         highwater = app.consumer.highwater(tp)
-        if idle_s < TAIL_IDLE_S or highwater is None:
-            continue
+        if idle_s < TAIL_IDLE_S or not highwater:
+            continue  # also a partition that never held a record
         last = await _last_processed(tp.topic, tp.partition)
         tail = gap_before(last, tp.topic, tp.partition, highwater)
         if tail is not None:
@@ -202,14 +211,18 @@ async def _stalled_tails(now: float) -> list[Gap]:
 async def _last_processed(topic: str, partition: int) -> int:
     """The partition's last processed offset; before its earliest if none yet.
 
-    The earliest offset is asked once per partition and worker: it only moves
-    on (retention), and a gap read starting before it begins at it.
+    Where nothing of a partition was processed yet, the records before the first
+    one handed over are a gap too: a new group starts at the earliest offset, and
+    faust's recovery can drop its first fetch. The earliest offset is asked once
+    per partition and worker: it only moves on (retention), and a gap read
+    starting before it begins at it.
     """
     last = positions.get(str(partition))
     if last is not None:
         return int(last)
     if partition not in _earliest:
-        _earliest[partition] = await first_offset(settings.kafka, topic, partition)
+        tp = TP(topic, partition)
+        _earliest[partition] = int((await app.consumer.earliest_offsets(tp))[tp])
     return _earliest[partition] - 1
 
 
@@ -422,15 +435,42 @@ def _observe(events: list[EventT], started: float) -> None:
 # -- alerts -------------------------------------------------------------------
 
 _recovered = asyncio.Event()
+_recovering = asyncio.Lock()
+RECOVERY_POLL_S = 0.2
 
 
 @app.agent(candidates_topic)
 async def publish_alerts(stream: StreamT[bytes]) -> None:
     """Publish each alert once, however many satellites or restarts produced it."""
     async for event in stream.events():
+        await _recover_once()
+        await publish_candidate(event.value)
+
+
+@app.task
+async def recover_published_early() -> None:
+    """Recover the published alerts as soon as this worker holds the dedup table.
+
+    Done on the first candidate instead, the read (a consumer started, the
+    alerts topic's tail read) delayed the first alert after every start by
+    70-100 ms, and every alert queued behind it.
+    """
+    candidates = TP(settings.candidates, 0)
+    while not _recovered.is_set():
+        if (app.tables.recovery.completed.is_set() and not app.rebalancing
+                and candidates in app.consumer.assignment()):
+            try:
+                await _recover_once()
+            except Exception as exc:  # noqa: BLE001 - the first candidate retries
+                logger.warning("early alerts recovery failed error=%r", exc)
+                return
+        await asyncio.sleep(RECOVERY_POLL_S)
+
+
+async def _recover_once() -> None:
+    async with _recovering:
         if not _recovered.is_set():
             await _recover_published()
-        await publish_candidate(event.value)
 
 
 async def publish_candidate(raw: bytes) -> None:
@@ -479,7 +519,8 @@ async def _recover_published() -> None:
     deduplicator = AlertDeduplicator.from_state(dedup.get("state") or {})
     for alert in seen:
         deduplicator.mark_published(alert)
-    dedup["state"] = deduplicator.to_state()
+    # The candidates topic has one partition: the dedup table's changelog too.
+    _store(dedup, "state", deduplicator.to_state(), 0)
     _recovered.set()
     logger.info("alerts recovered topic=%s alerts=%d", settings.topics.alerts,
                 len(seen))

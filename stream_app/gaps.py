@@ -82,24 +82,6 @@ def gap_before(last_offset: int | None, topic: str, partition: int,
     return Gap(topic, partition, last_offset + 1, offset)
 
 
-async def first_offset(kafka: KafkaSettings, topic: str, partition: int) -> int:
-    """The earliest offset the broker still holds for a partition.
-
-    Where a worker has processed nothing of a partition yet, the records before
-    the first one it is handed are a gap too: a group starts at the earliest
-    offset, and faust's recovery can drop its first fetch.
-    """
-    consumer = AIOKafkaConsumer(**kafka.aiokafka_kwargs(), group_id=None,
-                                enable_auto_commit=False,
-                                client_id=f"{kafka.client_id_prefix}-gap-reader")
-    tp = TopicPartition(topic, partition)
-    await consumer.start()
-    try:
-        return int((await consumer.beginning_offsets([tp]))[tp])
-    finally:
-        await consumer.stop()
-
-
 async def read_gap(kafka: KafkaSettings, gap: Gap, chunk: int
                    ) -> AsyncIterator[list[ReadEvent]]:
     """The gap's records in order, ``chunk`` at most at a time.
