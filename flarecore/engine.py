@@ -320,11 +320,8 @@ class SatelliteEngine:
         thresholds = self.forecaster.info.thresholds
         flux = state.xrsb_flux_wm2
         assert flux is not None
-        hot = {
-            "M": state.p_ge_m >= thresholds.p_ge_m and flux >= thresholds.floor_m_wm2,
-            "X": ((state.p_ge_x or 0.0) >= thresholds.p_ge_x
-                  and flux >= thresholds.floor_x_wm2),
-        }
+        hot = {"M": thresholds.hot_m(state.p_ge_m, flux),
+               "X": thresholds.hot_x(state.p_ge_x or 0.0, flux)}
         if not self.warnings and not hot["M"] and not hot["X"]:
             return  # the usual quiet minute: no episode to open, count or close
         for level in ("M", "X"):

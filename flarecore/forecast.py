@@ -61,13 +61,14 @@ class Thresholds(BaseModel):
     floor_x_wm2: float = Field(default=0.0, ge=0,
                                description="warn of >= X only from this XRS-B up")
 
-    def hot_m(self, p_ge_m: np.ndarray, xrsb_wm2: np.ndarray) -> np.ndarray:
-        """Minutes whose forecast warns of >= M (NaN flux: never)."""
-        return (p_ge_m >= self.p_ge_m) & (np.nan_to_num(xrsb_wm2) >= self.floor_m_wm2)
+    def hot_m(self, p_ge_m: Any, xrsb_wm2: Any) -> Any:
+        """Whether the forecast warns of >= M: per minute (floats) or per row
+        (arrays); a missing flux (NaN) never does."""
+        return (p_ge_m >= self.p_ge_m) & (xrsb_wm2 >= self.floor_m_wm2)
 
-    def hot_x(self, p_ge_x: np.ndarray, xrsb_wm2: np.ndarray) -> np.ndarray:
-        """Minutes whose forecast warns of >= X (NaN flux: never)."""
-        return (p_ge_x >= self.p_ge_x) & (np.nan_to_num(xrsb_wm2) >= self.floor_x_wm2)
+    def hot_x(self, p_ge_x: Any, xrsb_wm2: Any) -> Any:
+        """Whether the forecast warns of >= X, as :meth:`hot_m`."""
+        return (p_ge_x >= self.p_ge_x) & (xrsb_wm2 >= self.floor_x_wm2)
 
 
 class BundleInfo(BaseModel):

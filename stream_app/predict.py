@@ -107,10 +107,8 @@ def predict(forecaster: Forecaster, request: PredictRequest) -> list[dict[str, o
                       if known else None),
             "p_ge_m": p_m if known else None, "p_ge_x": p_x if known else None,
             "expected_class": CLASS_LETTERS[int(np.argmax(p))] if known else None,
-            "warn_m": known and bool(info.thresholds.hot_m(np.array([p_m]),
-                                                           np.array([last_b]))[0]),
-            "warn_x": known and bool(info.thresholds.hot_x(np.array([p_x]),
-                                                           np.array([last_b]))[0]),
+            "warn_m": known and info.thresholds.hot_m(p_m, last_b),
+            "warn_x": known and info.thresholds.hot_x(p_x, last_b),
             "model_version": info.version,
             "horizon_minutes": info.horizon_minutes,
         })

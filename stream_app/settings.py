@@ -43,7 +43,7 @@ class StreamSettings(BaseSettings):
     batch_within_s: float = Field(
         default=0.02, gt=0,
         description="longest wait to fill a batch: short for live alerts "
-        "(record-to-alert p99 50 ms at 0.02 s, 540 ms at 0.5 s); 0.5 s nearly "
+        "(record-to-alert p99 35 ms at 0.02 s, 540 ms at 0.5 s); 0.5 s nearly "
         "doubles a packed backfill's records/s (bench/README.md)")
     fresh_within_s: float = Field(default=300.0, gt=0,
                                   description="/ready wants a record this recent")
